@@ -1,0 +1,70 @@
+"""Parsing of Domino TIMEDATE text as written by DXL.
+
+Format (DTD and IBM's ``datetime`` element page): ISO 8601 basic,
+``19990713T060306,52+05`` — date, ``T`` time, ``,`` hundredths, offset of 2 or 4
+digits (``+01``, ``+0530``); or just a date (``19750521``), just a time
+(``T060306,52``), or nothing (``<datetime/>``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from functools import lru_cache
+
+from .model import NotesDateTime
+
+_DATETIME_RE = re.compile(
+    r"""^(?:(?P<y>\d{4})(?P<mo>\d{2})(?P<d>\d{2}))?
+        (?:T(?P<h>\d{2})(?P<mi>\d{2})(?P<s>\d{2})(?:[,.](?P<f>\d{1,6}))?)?
+        (?:(?P<z>Z)|(?P<sign>[+-])(?P<oh>\d{2})(?P<om>\d{2})?)?$""",
+    re.VERBOSE,
+)
+
+_tz_cache: dict[int, dt.timezone] = {}
+
+
+def _tz(minutes: int) -> dt.timezone:
+    tz = _tz_cache.get(minutes)
+    if tz is None:
+        tz = dt.timezone(dt.timedelta(minutes=minutes)) if minutes else dt.timezone.utc
+        _tz_cache[minutes] = tz
+    return tz
+
+
+@lru_cache(maxsize=4096)
+def _parse(raw: str, dst: bool) -> NotesDateTime:
+    text = raw.strip()
+    if not text:
+        return NotesDateTime(raw, "empty", None, dst)
+    m = _DATETIME_RE.match(text)
+    if m is None or (m["y"] is None and m["h"] is None):
+        return NotesDateTime(raw, "invalid", None, dst)
+    tzinfo = None
+    if m["z"]:
+        tzinfo = dt.timezone.utc
+    elif m["sign"]:
+        oh, om = int(m["oh"]), int(m["om"] or 0)
+        if oh > 23 or om > 59:
+            return NotesDateTime(raw, "invalid", None, dst)
+        minutes = oh * 60 + om
+        tzinfo = _tz(-minutes if m["sign"] == "-" else minutes)
+    try:
+        time = None
+        if m["h"] is not None:
+            frac = m["f"] or ""
+            micro = int((frac + "000000")[:6]) if frac else 0
+            time = dt.time(int(m["h"]), int(m["mi"]), int(m["s"]), micro, tzinfo=tzinfo)
+        if m["y"] is not None:
+            date = dt.date(int(m["y"]), int(m["mo"]), int(m["d"]))
+            if time is None:
+                return NotesDateTime(raw, "date", date, dst)
+            return NotesDateTime(raw, "datetime", dt.datetime.combine(date, time), dst)
+        return NotesDateTime(raw, "time", time, dst)
+    except ValueError:
+        return NotesDateTime(raw, "invalid", None, dst)
+
+
+def parse_datetime(raw: str | None, dst: bool = False) -> NotesDateTime:
+    """Parse DXL datetime text; never raises (bad text gives ``kind='invalid'``)."""
+    return _parse(raw or "", dst)

@@ -1,0 +1,212 @@
+"""Attachment bytes lifted out of the DXL stream before lxml sees them.
+
+``$FILE`` attachments arrive as base64 text inside ``<filedata>``.  Parsed
+normally, a 150 MB attachment becomes a 200 MB text node held twice (libxml2's
+and Python's copy).  :class:`DivertingReader` is the file object handed to
+``lxml.etree.iterparse``: it copies the XML through unchanged, except that the
+content of every ``<filedata>`` element is decoded incrementally (SIMD base64,
+sha256 as it goes) into a spooled temporary file and replaced in the stream by
+a short token (``n2m-spool-17``) followed by as many newlines as the base64
+had, so that lxml's line numbers stay those of the original file.
+
+The scanner skips comments and CDATA sections (a ``<filedata>`` written inside
+a CDATA MIME body is text, not an attachment).  Base64 cannot contain ``<``,
+so the content ends at the first ``</``.
+"""
+
+from __future__ import annotations
+
+import binascii
+import hashlib
+import re
+import tempfile
+from dataclasses import dataclass, field
+from typing import IO
+
+import pybase64
+
+TOKEN_PREFIX = "n2m-spool-"
+_START_RE = re.compile(rb"<(?:[A-Za-z_][\w.-]{0,40}:)?filedata\s{0,16}>|<!\[CDATA\[|<!--")
+_WS = b" \t\r\n"
+_READ_SIZE = 1 << 20
+_TAIL = 80  # bytes kept back so that a start tag split across reads is still found
+
+
+@dataclass(slots=True)
+class Spool:
+    """The decoded bytes of one ``<filedata>``."""
+
+    id: int
+    file: IO[bytes]
+    size: int = 0
+    sha256: str = ""
+    error: str | None = None
+    _hash: "hashlib._Hash" = field(default_factory=hashlib.sha256, repr=False)
+    _carry: bytes = b""
+
+    def feed(self, text: bytes) -> None:
+        if self.error is not None:
+            return
+        data = self._carry + text.translate(None, _WS)
+        cut = len(data) - len(data) % 4
+        self._carry = data[cut:]
+        if cut:
+            self._decode(data[:cut])
+
+    def _decode(self, data: bytes) -> None:
+        try:
+            decoded = pybase64.b64decode(data, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            self.error = f"invalid base64 in attachment data ({exc})"
+            return
+        self.file.write(decoded)
+        self._hash.update(decoded)
+        self.size += len(decoded)
+
+    def finish(self) -> None:
+        if self.error is None and self._carry:
+            # Unpadded tail: pad it; more than 2 missing characters is corrupt data.
+            missing = -len(self._carry) % 4
+            if missing == 3:
+                self.error = "invalid base64 in attachment data (truncated)"
+            else:
+                self._decode(self._carry + b"=" * missing)
+        self._carry = b""
+        self.sha256 = self._hash.hexdigest()
+        self.file.seek(0)
+
+    def close(self) -> None:
+        self.file.close()
+
+
+class DivertingReader:
+    """A binary file object for ``iterparse`` that diverts ``<filedata>`` content into spools."""
+
+    def __init__(self, raw: IO[bytes], *, spool_threshold: int = 1 << 20, spool_dir: str | None = None) -> None:
+        self._raw = raw
+        self._threshold = spool_threshold
+        self._spool_dir = spool_dir
+        self._pending = b""  # raw bytes not yet scanned
+        self._out = bytearray()  # scanned bytes ready for lxml
+        self._eof = False
+        self._state = 0  # 0 XML, 1 filedata, 2 CDATA, 3 comment
+        self._spool: Spool | None = None
+        self._newlines = 0
+        self._next_id = 0
+        self.spools: dict[int, Spool] = {}
+        self.bytes_read = 0
+
+    # -- file protocol -------------------------------------------------------
+    def read(self, size: int = -1) -> bytes:
+        want = size if size and size > 0 else _READ_SIZE
+        while len(self._out) < want and not (self._eof and not self._pending):
+            self._fill()
+        chunk = bytes(self._out[:want])
+        del self._out[:want]
+        return chunk
+
+    def close(self) -> None:
+        self._raw.close()
+
+    # -- spools --------------------------------------------------------------
+    def take(self, token: str) -> Spool | None:
+        """Claim the spool named by a ``<filedata>`` token (``None`` when unknown)."""
+        token = token.strip()
+        if not token.startswith(TOKEN_PREFIX):
+            return None
+        try:
+            return self.spools.pop(int(token[len(TOKEN_PREFIX):]))
+        except (ValueError, KeyError):
+            return None
+
+    def discard_through(self, spool_id: int) -> None:
+        """Close spools up to ``spool_id`` that nobody claimed (design notes, failed documents)."""
+        for key in [k for k in self.spools if k <= spool_id]:
+            self.spools.pop(key).close()
+
+    def discard_all(self) -> None:
+        self.discard_through(self._next_id)
+        if self._spool is not None:
+            self._spool.close()
+            self._spool = None
+
+    # -- scanning ------------------------------------------------------------
+    def _fill(self) -> None:
+        if not self._eof:
+            data = self._raw.read(_READ_SIZE)
+            self.bytes_read += len(data)
+            if data:
+                self._pending += data
+            else:
+                self._eof = True
+        buf = self._pending
+        pos = 0
+        final = self._eof
+        while True:
+            if self._state == 0:
+                m = _START_RE.search(buf, pos)
+                if m is None:
+                    keep = 0 if final else min(_TAIL, len(buf) - pos)
+                    self._out += buf[pos : len(buf) - keep]
+                    pos = len(buf) - keep
+                    break
+                self._out += buf[pos : m.end()]
+                pos = m.end()
+                tag = m.group()
+                if tag.startswith(b"<!["):
+                    self._state = 2
+                elif tag.startswith(b"<!--"):
+                    self._state = 3
+                else:
+                    self._open_spool()
+                    self._state = 1
+            elif self._state == 1:
+                end = buf.find(b"</", pos)
+                if end < 0:
+                    # keep a trailing '<' back: it may start the end tag
+                    stop = len(buf) if final or not buf.endswith(b"<") else len(buf) - 1
+                    self._feed_spool(buf[pos:stop])
+                    pos = stop
+                    if final:
+                        self._close_spool()
+                        self._state = 0
+                    break
+                self._feed_spool(buf[pos:end])
+                pos = end
+                self._close_spool()
+                self._state = 0
+            else:
+                closer = b"]]>" if self._state == 2 else b"-->"
+                end = buf.find(closer, pos)
+                if end < 0:
+                    keep = 0 if final else min(len(closer) - 1, len(buf) - pos)
+                    self._out += buf[pos : len(buf) - keep]
+                    pos = len(buf) - keep
+                    break
+                self._out += buf[pos : end + len(closer)]
+                pos = end + len(closer)
+                self._state = 0
+        self._pending = buf[pos:]
+        if final and self._pending and self._state != 1:
+            self._out += self._pending
+            self._pending = b""
+
+    def _open_spool(self) -> None:
+        spool_file = tempfile.SpooledTemporaryFile(max_size=self._threshold, dir=self._spool_dir, prefix="n2m-")
+        self._spool = Spool(self._next_id, spool_file)
+        self._newlines = 0
+        self._next_id += 1
+
+    def _feed_spool(self, text: bytes) -> None:
+        if text and self._spool is not None:
+            self._newlines += text.count(b"\n")
+            self._spool.feed(text)
+
+    def _close_spool(self) -> None:
+        spool = self._spool
+        if spool is None:
+            return
+        spool.finish()
+        self.spools[spool.id] = spool
+        self._out += f"{TOKEN_PREFIX}{spool.id}".encode() + b"\n" * self._newlines
+        self._spool = None
