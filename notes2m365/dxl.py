@@ -133,7 +133,7 @@ class _FileReader:
             self.raw.seek(offset)
             diverter = DivertingReader(_Prefixed(prefix, self.raw), spool_threshold=self.threshold, spool_dir=self.spool_dir)
             error: etree.XMLSyntaxError | None = None
-            pass_ = _Pass(self, diverter, line_base)
+            pass_ = _Pass(self, diverter, line_base, first=not prefix)
             try:
                 yield from pass_.parse()
             except etree.XMLSyntaxError as exc:
@@ -142,8 +142,13 @@ class _FileReader:
                 diverter.discard_all()
                 self.stats.bytes_read = max(self.stats.bytes_read, offset + diverter.bytes_read - len(prefix))
             if error is None:
+                if self.root_tag is None:
+                    root = getattr(getattr(pass_, "context", None), "root", None)
+                    tag = _local(root.tag) if root is not None else "nothing"
+                    self.stats.errors += 1
+                    yield DocumentError(self.name, 1, None, f"not a DXL file: the root element is <{tag}>", fatal=True)
                 return
-            line = (error.lineno or 1) + line_base - (1 if prefix else 0) if error.lineno else None
+            line = error.lineno + line_base if error.lineno else None
             reason = _syntax_reason(error)
             current = pass_.current
             if current is None and self.stats.documents == 0 and self.stats.errors == 0 and self.root_tag is None:
@@ -153,13 +158,14 @@ class _FileReader:
                 return
             unid, noteid = _ids_of(current) if current is not None else (None, None)
             resume = None
-            if self.root_tag == "database" and line is not None:
-                resume = self._find_resume(line, error.position[1] if error.position else 0, offset)
+            if self.root_tag == "database":
+                resume = self._find_resume(error, line, pass_.current_line if current is not None else None, offset)
             if current is not None:
                 self.stats.errors += 1
                 yield DocumentError(
                     self.name, pass_.current_line or line, unid,
-                    f"malformed XML at line {line}: {reason}", noteid=noteid,
+                    (f"malformed XML at line {line}: {reason}" if line and line >= (pass_.current_line or 0)
+                     else f"malformed XML: {reason}"), noteid=noteid,
                 )
             if resume is None:
                 self.stats.errors += 1
@@ -178,41 +184,66 @@ class _FileReader:
         ns = f" xmlns='{self.root_ns}'" if self.root_ns else ""
         return f"<?xml version='1.0' encoding='utf-8'?><{self.root_tag}{ns}>".encode()
 
-    def _find_resume(self, line: int, column: int, floor: int) -> tuple[int, int] | None:
-        """Byte offset and line number of the next top-level note after (line, column)."""
+    def _line_offset(self, line: int) -> int | None:
+        """Byte offset of the start of a 1-based line."""
         self.raw.seek(0)
-        pos = 0
-        current_line = 1
-        while current_line < line:
+        pos, current = 0, 1
+        while current < line:
             chunk = self.raw.read(1 << 20)
             if not chunk:
                 return None
-            need = line - current_line
+            need = line - current
             count = chunk.count(b"\n")
             if count < need:
-                current_line += count
+                current += count
                 pos += len(chunk)
                 continue
             idx = -1
             for _ in range(need):
                 idx = chunk.index(b"\n", idx + 1)
-            pos += idx + 1
-            current_line = line
-        start = max(pos + max(column - 1, 0), floor + 1)
+            return pos + idx + 1
+        return pos
+
+    def _find_resume(self, error: etree.XMLSyntaxError, line: int | None, doc_line: int | None, floor: int) -> tuple[int, int] | None:
+        """Byte offset and line number of the next top-level note after the broken one.
+
+        Searches from the error position when it lies inside or after the
+        document being read; otherwise (errors reported at a bogus position,
+        e.g. entity amplification) from the start of that document's line,
+        skipping its own start tag.  Never goes back to or before ``floor``.
+        """
+        skip = 0
+        start: int | None = None
+        if line is not None and (doc_line is None or line >= doc_line):
+            base = self._line_offset(line)
+            if base is not None:
+                column = error.position[1] if error.position else 1
+                start = base + max(column - 1, 0)
+        if start is None and doc_line is not None:
+            start = self._line_offset(doc_line)
+            skip = 1
+        if start is None:
+            return None
+        start = max(start, floor + 1)
         self.raw.seek(start)
         carry = b""
         base = start
+        skipped = -1
         while True:
             chunk = self.raw.read(1 << 20)
             if not chunk:
                 return None
             buf = carry + chunk
-            m = _NOTE_START_RE.search(buf)
-            if m:
+            for m in _NOTE_START_RE.finditer(buf):
                 found = base + m.start()
+                if found <= skipped:
+                    continue
+                if skip:
+                    skip -= 1
+                    skipped = found
+                    continue
                 self.raw.seek(0)
-                lines_before = _count_newlines(self.raw, found)
-                return found, lines_before
+                return found, _count_newlines(self.raw, found)
             carry = buf[-64:]
             base += len(buf) - len(carry)
 
@@ -257,10 +288,11 @@ class _Prefixed:
 def _syntax_reason(exc: etree.XMLSyntaxError) -> str:
     msg = (exc.msg or str(exc)).strip()
     msg = re.sub(r",? line \d+, column \d+.*$", "", msg)
-    if "Input is not proper UTF-8" in msg or "invalid character" in msg.lower() and "utf" in msg.lower():
-        return f"invalid UTF-8 ({msg})"
-    if "Premature end of data" in msg or "EndTag" in msg and "end" in msg.lower() or "Extra content" in msg:
-        return f"file ends early or is cut ({msg})"
+    low = msg.lower()
+    if "not proper utf-8" in low or "invalid bytes in character encoding" in low:
+        return f"invalid UTF-8 bytes ({msg})"
+    if "premature end of data" in low or "no element found" in low or "end of document" in low:
+        return f"the file ends early ({msg})"
     return msg
 
 
@@ -277,10 +309,11 @@ def _ids_of(el: Any) -> tuple[str | None, str | None]:
 class _Pass:
     """One iterparse pass over the file (from the start, or from a resynchronisation point)."""
 
-    def __init__(self, owner: _FileReader, diverter: DivertingReader, line_base: int) -> None:
+    def __init__(self, owner: _FileReader, diverter: DivertingReader, line_base: int, first: bool) -> None:
         self.owner = owner
         self.diverter = diverter
-        self.line_base = line_base - (1 if line_base else 0)
+        self.line_base = line_base
+        self.first = first
         self.current: Any = None
         self.current_line: int | None = None
 
@@ -298,10 +331,11 @@ class _Pass:
             remove_pis=True,
         )
         root = None
+        self.context = context
         for event, el in context:
             if root is None:
                 root = el
-                if self.line_base == 0:
+                if self.first:
                     self._on_root(el)
                 if event == "start":
                     continue
@@ -343,9 +377,10 @@ class _Pass:
         stats.title = el.get("title")
         stats.path = el.get("path")
         docinfo = el.getroottree().docinfo
-        if docinfo.internalDTD is not None:
+        dtd = docinfo.internalDTD
+        if dtd is not None and (any(True for _ in dtd.entities()) or any(True for _ in dtd.iterelements())):
             stats.file_warnings.append(
-                "the DOCTYPE declares an internal DTD subset; it is ignored and entities are never expanded"
+                "the DOCTYPE declares entities or elements (not DXL as Domino writes it); they are ignored, entities are never expanded"
             )
         if local not in NOTE_TAGS and local != "database":
             stats.file_warnings.append(f"root element <{local}> is not a DXL database or note")

@@ -1,0 +1,234 @@
+"""The ``notes2m365`` command line: the only module that imports click.
+
+Exit codes (also in the README):
+
+====  ==============================================================
+0     every document was read and converted
+1     some documents or files could not be read or converted (reported)
+2     usage error: bad option, no input file, unknown format
+130   interrupted (Ctrl-C)
+====  ==============================================================
+
+Logs and progress go to stderr; data (tables, JSON, HTML) to stdout.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import logging
+import os
+import re
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .convert import ConvertedDocument, iter_converted
+from .dxl import ReadStats
+from .inventory import inspect_files
+from .model import DocumentError
+from .report import render_inventory
+
+EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+DXL_SUFFIXES = (".dxl", ".xml")
+log = logging.getLogger("notes2m365")
+
+
+def _setup_logging(verbose: int, quiet: bool) -> None:
+    level = logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING)
+    logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(message)s")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="notes2m365")
+@click.option("-v", "--verbose", count=True, help="More log output on stderr (-vv for debug).")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr.")
+def main(verbose: int, quiet: bool) -> None:
+    """Migrate Lotus Notes / HCL Domino databases exported as DXL into Microsoft 365.
+
+    Exit codes: 0 success; 1 some documents could not be read or converted;
+    2 usage error; 130 interrupted.
+    """
+    _setup_logging(verbose, quiet)
+
+
+def expand_inputs(paths: tuple[str, ...], skip_other: bool = False) -> list[str]:
+    """Files named, globs expanded, directories searched for *.dxl and *.xml (sorted).
+
+    With ``skip_other``, files that are neither .dxl nor .xml (a README beside
+    the exports, caught by a shell glob) are skipped with a note on stderr.
+    """
+    out: list[str] = []
+    for p in paths:
+        if os.path.isdir(p):
+            found = sorted(str(f) for f in Path(p).rglob("*") if f.suffix.lower() in DXL_SUFFIXES and f.is_file())
+            if not found:
+                raise click.UsageError(f"{p}: no .dxl or .xml files in this directory")
+            out.extend(found)
+        elif os.path.exists(p):
+            out.append(p)
+        else:
+            matches = sorted(glob.glob(p))
+            if not matches:
+                raise click.UsageError(f"{p}: no such file")
+            out.extend(matches)
+    if skip_other:
+        kept = [f for f in out if f.lower().endswith(DXL_SUFFIXES)]
+        for f in out:
+            if f not in kept:
+                log.warning("%s: skipped (not a .dxl or .xml file)", f)
+        if not kept:
+            raise click.UsageError("no .dxl or .xml file among the inputs")
+        out = kept
+    return out
+
+
+class _Progress:
+    """A byte-based progress bar on stderr (tqdm), shown on a terminal or when asked."""
+
+    def __init__(self, files: list[str], enabled: bool | None) -> None:
+        from tqdm import tqdm
+
+        total = sum(os.path.getsize(f) for f in files if os.path.isfile(f))
+        self.bar = tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, file=sys.stderr,
+                        disable=(None if enabled is None else not enabled), leave=False, desc="reading")
+        self.done = 0
+
+    def update(self, stats: ReadStats, base: int) -> None:
+        """Show ``base`` bytes of earlier files plus what has been read of the current one."""
+        pos = base + min(stats.bytes_read, stats.bytes_total)
+        if pos > self.done:
+            self.bar.update(pos - self.done)
+            self.done = pos
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def _log_error(err: DocumentError) -> None:
+    log.error("%s", err)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
+@click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: on a terminal).")
+@click.option("--spool-dir", type=click.Path(file_okay=False), help="Where large attachments are spooled (default: system temp).")
+def inspect(paths: tuple[str, ...], as_json: bool, progress: bool | None, spool_dir: str | None) -> None:
+    """Inventory of DXL files: documents by form, items, attachments, rich text, security, errors.
+
+    Runs the same conversion a migration runs (rich text rendered, attachments
+    decoded and hashed), so a clean inspect means a clean conversion.
+    PATHS are DXL files, directories or globs.
+    """
+    files = expand_inputs(paths, skip_other=True)
+    bar = _Progress(files, progress)
+    try:
+        total, per_file = inspect_files(files, progress=bar.update, on_error=_log_error, spool_dir=spool_dir)
+    except KeyboardInterrupt:
+        bar.close()
+        click.echo("interrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    bar.close()
+    if as_json:
+        data = total.as_json()
+        data["files"] = [inv.as_json() for inv in per_file]
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+    else:
+        click.echo(render_inventory(total, per_file))
+    sys.exit(EXIT_ERRORS if total.errors else EXIT_OK)
+
+
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+@main.command()
+@click.argument("path")
+@click.option("--unid", "unids", multiple=True, help="Only this document (repeatable; case-insensitive).")
+@click.option("--format", "fmt", type=click.Choice(["json", "html"]), default="json", show_default=True)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Write one file per document here instead of stdout.")
+@click.option("--spool-dir", type=click.Path(file_okay=False), help="Where large attachments are spooled.")
+def convert(path: str, unids: tuple[str, ...], fmt: str, out_dir: str | None, spool_dir: str | None) -> None:
+    """Show what documents will become: normalized JSON, or the rendered rich text as HTML.
+
+    To stdout: JSON Lines (one document per line) or HTML (one <article> per
+    document, each rich-text item in a <div data-item>, Body first).  With
+    --out DIR: DIR/<UNID>.json or DIR/<UNID>.html, and the document's
+    attachments and inline images under DIR/<UNID>.files/.
+    """
+    files = expand_inputs((path,))
+    wanted = {u.upper() for u in unids}
+    found: set[str] = set()
+    failures = 0
+    if out_dir:
+        os.makedirs(out_dir, exist_ok=True)
+    if fmt == "html" and not out_dir:
+        click.echo("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"/><title>notes2m365 convert</title></head><body>")
+    try:
+        for _path, _stats, result, conv in iter_converted(files, spool_dir=spool_dir):
+            unid = (result.unid or "").upper()
+            if wanted and unid not in wanted:
+                continue
+            if conv is None:
+                assert isinstance(result, DocumentError)
+                _log_error(result)
+                failures += 1
+                continue
+            found.add(unid)
+            _emit(conv, fmt, out_dir)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    if fmt == "html" and not out_dir:
+        click.echo("</body></html>")
+    missing = sorted(wanted - found)
+    for unid in missing:
+        log.error("%s: no document with UNID %s", path, unid)
+    sys.exit(EXIT_ERRORS if failures or missing else EXIT_OK)
+
+
+def _article(conv: ConvertedDocument) -> str:
+    from html import escape
+
+    doc = conv.doc
+    return (f'<article data-unid="{escape(doc.unid or "")}" data-form="{escape(doc.form or "")}">\n'
+            f"{conv.html()}\n</article>")
+
+
+def _emit(conv: ConvertedDocument, fmt: str, out_dir: str | None) -> None:
+    doc = conv.doc
+    if out_dir is None:
+        if fmt == "json":
+            click.echo(json.dumps(conv.as_json(), ensure_ascii=False, sort_keys=False))
+        else:
+            click.echo(_article(conv))
+        return
+    stem = _SAFE_NAME.sub("_", doc.unid or f"line{doc.line}")
+    files_dir = Path(out_dir) / f"{stem}.files"
+    written: dict[str, str] = {}
+    for img in conv.inline_images:
+        written[img.content_id] = _write_file(files_dir, img.filename, img.data)
+    for att in conv.attachments:
+        _write_file(files_dir, att.name, att.read_bytes())
+    if fmt == "json":
+        (Path(out_dir) / f"{stem}.json").write_text(json.dumps(conv.as_json(), indent=2, ensure_ascii=False) + "\n", "utf-8")
+    else:
+        html = _article(conv)
+        for cid, rel in written.items():  # let a browser show the inline images from disk
+            html = html.replace(f'src="cid:{cid}"', f'src="{stem}.files/{rel}"')
+        page = f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"/><title>{stem}</title></head><body>\n{html}\n</body></html>\n'
+        (Path(out_dir) / f"{stem}.html").write_text(page, "utf-8")
+
+
+def _write_file(folder: Path, name: str, data: bytes) -> str:
+    folder.mkdir(parents=True, exist_ok=True)
+    safe = _SAFE_NAME.sub("_", os.path.basename(name.replace("\\", "/"))) or "file"
+    (folder / safe).write_bytes(data)
+    return safe
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,222 @@
+"""What a document becomes: rich text as HTML, MIME as a message, attachments hashed, JSON.
+
+``convert_document`` is the conversion every later stage (inspect, plan,
+migrate, verify) runs on a :class:`NotesDocument`.  It is pure: the same
+document gives the same result, byte for byte once serialized.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import mime as mime_mod
+from .dxl import ReadStats, iter_dxl
+from .errors import DxlFileError
+from .model import Attachment, DocumentError, Item, NotesDateTime, NotesDateTimePair, NotesDocument
+from .richtext import InlineImage, RenderedRichText, render_raw_richtext, render_richtext
+
+log = logging.getLogger(__name__)
+
+#: rawitemdata TYPE_COMPOSITE: rich text exported as CD records.
+TYPE_COMPOSITE = 0x1
+#: Items holding encrypted data of a sealed document.
+SEAL_ITEMS = ("$Seal", "$SealData", "$Seal2")
+
+
+@dataclass(slots=True)
+class ConvertedDocument:
+    """A document with its rich text rendered, its MIME decoded and its warnings collected."""
+
+    doc: NotesDocument
+    richtext: list[RenderedRichText] = field(default_factory=list)
+    message: mime_mod.MessageSummary | None = None
+    warnings: list[str] = field(default_factory=list)
+    features: Counter[str] = field(default_factory=Counter)
+    mime_files: list[str] = field(default_factory=list)  # $FILE objects that hold MIME part bodies
+
+    @property
+    def inline_images(self) -> list[InlineImage]:
+        return [img for rt in self.richtext for img in rt.images]
+
+    @property
+    def attachments(self) -> list[Attachment]:
+        """User attachments: OLE object storage and $FILEs holding MIME part bodies excluded."""
+        return [a for a in self.doc.attachments if not a.is_ole_storage and a.name not in self.mime_files]
+
+    def html(self) -> str:
+        """Every rich-text item, ``Body`` first, each in a ``<div data-item>``; or the MIME HTML body."""
+        parts = [rt.html for rt in self.richtext]
+        if not parts and self.message is not None:
+            if self.message.html is not None:
+                return self.message.html
+            if self.message.text is not None:
+                from html import escape
+
+                return f'<div data-item="Body"><pre>{escape(self.message.text)}</pre></div>'
+        return "\n".join(parts)
+
+    def as_json(self) -> dict[str, Any]:
+        return document_json(self)
+
+
+def convert_document(doc: NotesDocument) -> ConvertedDocument:
+    """Render rich text, decode MIME and collect warnings for one document."""
+    out = ConvertedDocument(doc)
+    out.warnings.extend(doc.warnings)
+    by_name = {a.name: a for a in doc.attachments}
+    rich_items = [i for i in doc.items if i.richtext is not None or (i.raw is not None and i.raw.type_code == TYPE_COMPOSITE and not i.raw.legacy)]
+    rich_items.sort(key=lambda i: 0 if i.name.lower() == "body" else 1)  # stable: Body first, then file order
+    for item in rich_items:
+        if item.richtext is not None:
+            rendered = render_richtext(item.richtext.element, item_name=item.name, attachments=by_name)
+            out.features["richtext"] += 1
+        else:
+            assert item.raw is not None
+            rendered = render_raw_richtext(item.raw.data, item_name=item.name)
+        out.richtext.append(rendered)
+        out.features.update(rendered.features)
+        out.warnings.extend(f"{item.name}: {w}" for w in rendered.warnings)
+    if doc.mime is not None or any(i.raw is not None and i.raw.type_code in (0x19, 0x502) for i in doc.items):
+        build = mime_mod.assemble_message(doc)
+        if build is not None:
+            out.message = mime_mod.message_parts(build.message, list(build.warnings))
+            out.mime_files = list(build.used_files)
+            out.features["mime"] += 1
+            out.warnings.extend(f"MIME: {w}" for w in out.message.warnings)
+    if any(doc.get(name) is not None for name in SEAL_ITEMS):
+        out.features["encrypted"] += 1
+        out.warnings.append("the document is encrypted: encrypted items cannot be read from DXL")
+    return out
+
+
+ProgressCallback = Callable[[ReadStats, int], None]
+
+
+def iter_converted(
+    files: list[str],
+    *,
+    progress: ProgressCallback | None = None,
+    on_file_done: Callable[[ReadStats], None] | None = None,
+    spool_dir: str | None = None,
+) -> Iterator[tuple[str, ReadStats, NotesDocument | DocumentError, ConvertedDocument | None]]:
+    """Read and convert every document of every file, in order; problems come through as records.
+
+    Yields ``(file, stats, document, converted)`` for each document and
+    ``(file, stats, error, None)`` for each document that could not be read or
+    converted.  ``progress(stats, bytes_of_earlier_files)`` is called as it goes,
+    ``on_file_done(stats)`` once a file has been read to its end.
+    """
+    base = 0
+    for path in files:
+        stats = ReadStats(file=path)
+        try:
+            for result in iter_dxl(path, stats=stats, spool_dir=spool_dir):
+                if isinstance(result, DocumentError):
+                    yield path, stats, result, None
+                else:
+                    try:
+                        conv = convert_document(result)
+                    except Exception as exc:  # a converter bug must not stop the run: report it, go on
+                        log.debug("conversion of %s failed", result.unid, exc_info=True)
+                        stats.errors += 1
+                        err = DocumentError(path, result.line, result.unid,
+                                            f"conversion failed: {type(exc).__name__}: {exc}", noteid=result.noteid)
+                        yield path, stats, err, None
+                        continue
+                    yield path, stats, result, conv
+                if progress is not None:
+                    progress(stats, base)
+        except DxlFileError as exc:
+            stats.errors += 1
+            yield path, stats, DocumentError(path, exc.line, None, exc.message, fatal=True), None
+        if progress is not None:
+            progress(stats, base)
+        if on_file_done is not None:
+            on_file_done(stats)
+        base += stats.bytes_total
+
+
+# -- JSON ------------------------------------------------------------------------------------
+
+
+def _dt(value: NotesDateTime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _value_json(value: Any) -> Any:
+    if isinstance(value, NotesDateTime):
+        return value.isoformat() if value.kind != "invalid" else {"invalid": value.raw}
+    if isinstance(value, NotesDateTimePair):
+        return {"start": _value_json(value.start), "end": _value_json(value.end)}
+    return value
+
+
+def attachment_json(att: Attachment) -> dict[str, Any]:
+    return {
+        "name": att.name,
+        "size": att.size,
+        "sha256": att.sha256,
+        "created": _dt(att.created),
+        "modified": _dt(att.modified),
+        "hosttype": att.hosttype,
+        "ole_storage": att.is_ole_storage,
+    }
+
+
+def _item_json(item: Item, html_by_item: dict[str, str]) -> dict[str, Any]:
+    data: dict[str, Any] = {"name": item.name, "type": item.type}
+    if item.flags:
+        data["flags"] = sorted(item.flags)
+    if item.richtext is not None or (item.raw is not None and item.raw.type_code == TYPE_COMPOSITE and not item.raw.legacy):
+        data["html"] = html_by_item.get(item.name.lower())
+    if item.attachment is not None:
+        data["attachment"] = item.attachment.name
+    if item.raw is not None:
+        data["raw_type"] = f"0x{item.raw.type_code:x}"
+        data["raw_size"] = len(item.raw.data)
+        if item.raw.unids:
+            data["unids"] = list(item.raw.unids)
+    if item.type not in ("richtext", "object", "rawitemdata", "itemdata"):
+        data["values"] = [_value_json(v) for v in item.values]
+    return data
+
+
+def document_json(conv: ConvertedDocument) -> dict[str, Any]:
+    """The normalized document: typed items, ISO 8601 datetimes, attachments with sha256, HTML."""
+    doc = conv.doc
+    html_by_item: dict[str, str] = {}
+    for rt in conv.richtext:
+        html_by_item.setdefault(rt.item_name.lower(), rt.html)
+    data: dict[str, Any] = {
+        "key": doc.key,
+        "unid": doc.unid,
+        "noteid": doc.noteid,
+        "sequence": doc.sequence,
+        "form": doc.form,
+        "source": {"file": doc.file, "line": doc.line, "element": doc.element},
+        "parent_unid": doc.parent_unid,
+        "response": doc.response,
+        "conflict": doc.conflict,
+        "created": _dt(doc.created),
+        "modified": _dt(doc.modified),
+        "revised": _dt(doc.revised),
+        "lastaccessed": _dt(doc.lastaccessed),
+        "addedtofile": _dt(doc.addedtofile),
+        "updated_by": doc.updated_by,
+        "revisions": [_dt(r) for r in doc.revisions],
+        "items": [_item_json(i, html_by_item) for i in doc.items],
+        "attachments": [attachment_json(a) for a in doc.attachments],
+        "inline_images": [
+            {"content_id": img.content_id, "filename": img.filename, "content_type": img.content_type,
+             "size": img.size, "sha256": img.sha256}
+            for img in conv.inline_images
+        ],
+        "warnings": conv.warnings,
+    }
+    if conv.message is not None:
+        data["mime"] = conv.message.as_json()
+    return data

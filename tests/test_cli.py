@@ -1,0 +1,89 @@
+"""The command line end to end: inspect and convert on our own fixtures, exit codes, stdout/stderr."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+from click.testing import CliRunner
+from lxml import etree
+
+from notes2m365.cli import main
+
+from .conftest import database, document, unid, write
+
+PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+)
+
+
+def sample(tmp_path):
+    body = ("<item name='Body'><richtext><pardef id='1' list='bullet'/><par def='1'><run><font style='bold'/>Hello</run></par>"
+            f"<par><picture width='1px' height='1px'><png>{base64.b64encode(PNG).decode()}</png></picture></par>"
+            "<table><tablecolumn width='1in'/><tablerow><tablecell>cell</tablecell></tablerow></table></richtext></item>"
+            "<item name='Notes'><richtext><par>second</par></richtext></item>")
+    att = ("<item name='$FILE'><object><file hosttype='msdos' name='a.txt'><created><datetime>20240101T120000,00+01</datetime></created>"
+           "<modified><datetime>20240101T120000,00+01</datetime></modified><filedata>aGVsbG8=</filedata></file></object></item>")
+    items = "<item name='Subject'><text>Greetings</text></item>" + body.replace("<item name='Body'>", att + "<item name='Body'>")
+    return write(tmp_path, database(document(1, items) + document(2, "<item name='Subject'><text>Second</text></item>", form="Reply")))
+
+
+def test_inspect_json(tmp_path):
+    result = CliRunner().invoke(main, ["inspect", "--json", str(sample(tmp_path))])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["documents"] == 2 and data["by_form"] == {"Memo": 1, "Reply": 1}
+    assert data["attachments"]["count"] == 1 and data["attachments"]["bytes"] == 5
+    assert data["errors"] == []
+    assert data["forms"]["Memo"]["items"]["Subject"]["fill_rate"] == 1.0
+    assert data["richtext_features"]["table"] >= 1 and data["inline_images"] == 1
+    assert data["files"][0]["documents"] == 2
+
+
+def test_inspect_table_and_error_exit(tmp_path):
+    good = sample(tmp_path)
+    bad = write(tmp_path, database(document(3) + document(3)), "bad.dxl")
+    result = CliRunner().invoke(main, ["inspect", str(good), str(bad)])
+    assert result.exit_code == 1
+    assert "Documents by form" in result.stdout and "duplicate UNID" in result.stdout
+    assert "Traceback" not in result.output
+
+
+def test_inspect_missing_file_is_usage_error(tmp_path):
+    result = CliRunner().invoke(main, ["inspect", str(tmp_path / "nope.dxl")])
+    assert result.exit_code == 2 and "no such file" in result.output
+
+
+def test_convert_json_lines(tmp_path):
+    result = CliRunner().invoke(main, ["convert", str(sample(tmp_path))])
+    assert result.exit_code == 0
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [d["unid"] for d in lines] == [unid(1), unid(2)]
+    first = lines[0]
+    assert first["attachments"][0]["sha256"] == "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
+    assert first["created"] == "2024-03-12T09:15:02.170000+01:00"
+    assert next(i for i in first["items"] if i["name"] == "Body")["html"].startswith('<div data-item="Body"')
+
+
+def test_convert_html_body_first_and_unid_filter(tmp_path):
+    result = CliRunner().invoke(main, ["convert", str(sample(tmp_path)), "--format", "html", "--unid", unid(1).lower()])
+    assert result.exit_code == 0
+    page = etree.fromstring(result.stdout.split("\n", 1)[1].encode())  # after the doctype line
+    items = [d.get("data-item") for d in page.iter("div") if d.get("data-item")]
+    assert items == ["Body", "Notes"]
+    assert page.xpath("//img/@src")[0].startswith("cid:")
+    assert len(page.xpath("//article")) == 1
+
+
+def test_convert_unknown_unid_fails(tmp_path):
+    result = CliRunner().invoke(main, ["convert", str(sample(tmp_path)), "--unid", "F" * 32])
+    assert result.exit_code == 1
+
+
+def test_convert_out_dir(tmp_path):
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["convert", str(sample(tmp_path)), "--format", "html", "--out", str(out)])
+    assert result.exit_code == 0
+    html = (out / f"{unid(1)}.html").read_text()
+    assert f'src="{unid(1)}.files/' in html
+    assert (out / f"{unid(1)}.files" / "a.txt").read_bytes() == b"hello"
