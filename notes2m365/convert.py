@@ -63,12 +63,22 @@ class ConvertedDocument:
         return document_json(self)
 
 
+#: Raw composite items that are page/form styling, not content (jnx-dollarfonts.xml).
+NON_CONTENT_COMPOSITES = frozenset({"localstylesheet"})
+
+
+def _is_raw_richtext(item: Item) -> bool:
+    """Rich text exported as CD records; ``$``-items (``$Fonts``...) hold design data, not content."""
+    return (item.raw is not None and item.raw.type_code == TYPE_COMPOSITE and not item.raw.legacy
+            and not item.name.startswith("$") and item.name.lower() not in NON_CONTENT_COMPOSITES)
+
+
 def convert_document(doc: NotesDocument) -> ConvertedDocument:
     """Render rich text, decode MIME and collect warnings for one document."""
     out = ConvertedDocument(doc)
     out.warnings.extend(doc.warnings)
     by_name = {a.name: a for a in doc.attachments}
-    rich_items = [i for i in doc.items if i.richtext is not None or (i.raw is not None and i.raw.type_code == TYPE_COMPOSITE and not i.raw.legacy)]
+    rich_items = [i for i in doc.items if i.richtext is not None or _is_raw_richtext(i)]
     rich_items.sort(key=lambda i: 0 if i.name.lower() == "body" else 1)  # stable: Body first, then file order
     for item in rich_items:
         if item.richtext is not None:
@@ -171,7 +181,7 @@ def _item_json(item: Item, html_by_item: dict[str, str]) -> dict[str, Any]:
     data: dict[str, Any] = {"name": item.name, "type": item.type}
     if item.flags:
         data["flags"] = sorted(item.flags)
-    if item.richtext is not None or (item.raw is not None and item.raw.type_code == TYPE_COMPOSITE and not item.raw.legacy):
+    if item.richtext is not None or _is_raw_richtext(item):
         data["html"] = html_by_item.get(item.name.lower())
     if item.attachment is not None:
         data["attachment"] = item.attachment.name
