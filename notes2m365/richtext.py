@@ -370,7 +370,12 @@ def _make_pardef(
     rightmargin: str | None,
     firstline: str | None,
     list_kind: str | None,
+    origin: float,
 ) -> _ParDef:
+    """Paragraph style.  Notes margins outside tables are positions from the page edge,
+    where 1in is the normal text position (the DTD's table ``leftmargin`` default); inside
+    table cells they are offsets from the cell edge ([DTD901] ``table/@r4spacing`` comment).
+    ``origin`` is that zero point in inches: margins are rendered relative to it."""
     common = []
     if align in _ALIGN:
         common.append(_ALIGN[align])
@@ -385,9 +390,12 @@ def _make_pardef(
         common.append(lh)
     own = list(common)
     left = _length(leftmargin)
-    left_in = left[1] if left is not None and left[1] is not None else 0.0
-    if left is not None and left[0] != "0":
+    left_abs = left[1] if left is not None and left[1] is not None else origin
+    left_in = max(0.0, left_abs - origin)
+    if left is not None and left[1] is None:  # a percentage: kept as written
         own.append("margin-left:" + left[0])
+    elif left_in > 1e-4:
+        own.append(f"margin-left:{_fmt_num(f'{left_in:.4f}')}in")
     right = _length(rightmargin)
     if right is not None and right[0].endswith("%"):
         pct = float(right[0][:-1])
@@ -395,14 +403,14 @@ def _make_pardef(
             own.append(f"margin-right:{_fmt_num(f'{100 - pct:.4f}')}%")
     first = _length(firstline)
     if first is not None and first[1] is not None:
-        indent = first[1] - left_in
+        indent = first[1] - left_abs
         if abs(indent) > 1e-4:
             own.append(f"text-indent:{_fmt_num(f'{indent:.4f}')}in")
     kind = list_kind if list_kind in _LIST_KINDS else None
     return _ParDef(_style_attrs(own), _style_attrs(common), kind, left_in)
 
 
-def _parse_pardef(el: Any) -> _ParDef:
+def _parse_pardef(el: Any, origin: float = 1.0) -> _ParDef:
     get = el.get
     return _make_pardef(
         get("align"),
@@ -413,6 +421,7 @@ def _parse_pardef(el: Any) -> _ParDef:
         get("rightmargin"),
         get("firstlineleftmargin"),
         get("list"),
+        origin,
     )
 
 
@@ -540,6 +549,7 @@ class _Renderer:
         "image_cids",
         "cid_prefix",
         "link_depth",
+        "cell_level",
     )
 
     def __init__(self, item_name: str, attachments: Mapping[str, Attachment] | None) -> None:
@@ -554,6 +564,7 @@ class _Renderer:
         self.image_cids: dict[str, str] = {}
         self.cid_prefix = _CID_UNSAFE.sub("_", item_name) or "item"
         self.link_depth = 0
+        self.cell_level = 0  # > 0 inside table cells, where pardef margins are cell-relative
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -613,7 +624,7 @@ class _Renderer:
                             lists.clear()
                         self.par(child, out, depth, pd)
                 elif name == "pardef":
-                    self.pardefs[child.get("id") or ""] = _parse_pardef(child)
+                    self.pardefs[child.get("id") or ""] = _parse_pardef(child, 0.0 if self.cell_level else 1.0)
                 elif name in _NOOP:
                     pass
                 elif name in _BLOCK_NAMES:
@@ -700,7 +711,7 @@ class _Renderer:
         self.par(src, out, depth)
 
     def pardef(self, src: Any, out: Any, depth: int) -> None:
-        self.pardefs[src.get("id") or ""] = _parse_pardef(src)
+        self.pardefs[src.get("id") or ""] = _parse_pardef(src, 0.0 if self.cell_level else 1.0)
 
     def block(self, src: Any, out: Any, depth: int) -> None:
         if src.get("html") == "true":
@@ -1163,7 +1174,11 @@ class _Renderer:
                     self.features["rowspan"] += 1
                 attrs["style"] = _cell_style(get("valign"), get("bgcolor"), get("borderwidth"), bstyle, bcolor)
                 td = _SubElement(tr, "td", attrs)
-                self.blocks(cell, td, depth + 3)
+                self.cell_level += 1
+                try:
+                    self.blocks(cell, td, depth + 3)
+                finally:
+                    self.cell_level -= 1
                 if td.text is None and not len(td):
                     td.text = ""
             if not len(tr):

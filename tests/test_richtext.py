@@ -128,16 +128,23 @@ def test_par_without_def_inherits_previous_pardef(ns):
 
 @both
 def test_pardef_css(ns):
-    r = render("<pardef id='1' align='full' spacebefore='2' spaceafter='1.5' linespacing='2' leftmargin='0.5000in'"
-               " firstlineleftmargin='1in' rightmargin='90%'/><par def='1'>x</par>"
+    r = render("<pardef id='1' align='full' spacebefore='2' spaceafter='1.5' linespacing='2' leftmargin='1.5000in'"
+               " firstlineleftmargin='2in' rightmargin='90%'/><par def='1'>x</par>"
                "<pardef id='2' align='left' leftmargin='0' rightmargin='7.8063in' spacebefore='1'/><par def='2'>y</par>"
-               "<pardef id='3' leftmargin='2cm'/><par def='3'>z</par>", ns)
+               "<pardef id='3' leftmargin='5.08cm'/><par def='3'>z</par>", ns)
     x, y, z = tree(r).xpath("div")
     style = x.get("style").split(";")
     assert style == ["text-align:justify", "margin-top:1em", "margin-bottom:0.5em", "line-height:2",
                      "margin-left:0.5in", "margin-right:10%", "text-indent:0.5in"]
     assert y.get("style") is None  # defaults, and an absolute rightmargin (a position) is not a CSS margin
-    assert z.get("style") == "margin-left:2cm"
+    assert z.get("style") == "margin-left:1in"  # 5.08cm = 2in from the page edge, 1in is the text origin
+
+
+def test_margins_inside_table_cells_are_cell_relative():
+    root = tree(render("<pardef id='1' leftmargin='0.5in'/><par def='1'>top</par><table><tablerow><tablecell>"
+                       "<pardef id='2' leftmargin='0.5in'/><par def='2'>cell</par></tablecell></tablerow></table>"))
+    assert root.xpath("div")[0].get("style") is None  # 0.5in from the page edge: left of the 1in text origin
+    assert root.xpath(".//td/div")[0].get("style") == "margin-left:0.5in"
 
 
 def test_unknown_pardef_reference_uses_defaults():
@@ -219,14 +226,14 @@ def test_list_kind_change_starts_a_new_list():
 
 
 def test_list_nesting_by_margin():
-    root = tree(render("<pardef id='1' leftmargin='0.25in' list='bullet'/><pardef id='2' leftmargin='0.5in' list='number'/>"
+    root = tree(render("<pardef id='1' leftmargin='1.25in' list='bullet'/><pardef id='2' leftmargin='1.5in' list='number'/>"
                        "<par def='1'>a</par><par def='2'>a.1</par><par>a.2</par><par def='1'>b</par>"))
     assert texts(root, "ul/li") == ["aa.1a.2", "b"]
     assert texts(root, "ul/li[1]/ol/li") == ["a.1", "a.2"]
 
 
 def test_list_nesting_is_capped():
-    body = "".join(f"<pardef id='{i}' leftmargin='{i / 10:.2f}in' list='bullet'/><par def='{i}'>l{i}</par>"
+    body = "".join(f"<pardef id='{i}' leftmargin='{1 + i / 10:.2f}in' list='bullet'/><par def='{i}'>l{i}</par>"
                    for i in range(1, 40))
     root = tree(render(body))
     depth = max(len(list(el.iterancestors("ul"))) for el in root.iter("li"))
