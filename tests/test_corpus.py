@@ -16,7 +16,7 @@ from notes2m365.convert import convert_document
 from notes2m365.dxl import ReadStats, iter_dxl
 from notes2m365.model import DocumentError
 
-from .conftest import CORPUS, corpus_files
+from .conftest import corpus_files
 
 FILES = corpus_files()
 

@@ -11,12 +11,11 @@ import subprocess
 import sys
 import time
 
-import pytest
 
 from notes2m365.dxl import ReadStats, iter_dxl
 from notes2m365.model import DocumentError, NotesDocument
 
-from .conftest import NS, database, document, unid, write
+from .conftest import database, document, unid, write
 
 SECRET = "TOP-SECRET-CONTENT-4711"
 

@@ -1,0 +1,312 @@
+"""Building a :class:`NotesDocument` from one parsed ``<document>`` / ``<note>`` element.
+
+Pure functions over an lxml element (namespace-qualified or not): noteinfo,
+updatedby, revisions, every item value type, ``$FILE`` attachments (whose bytes
+were spooled by :mod:`notes2m365.spool`), raw item data and NOTEREF lists.
+A malformed document raises :class:`DxlDocumentError`; a suspicious value only
+adds a warning to the document.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+from typing import Any
+
+import pybase64
+from lxml import etree
+
+from .dxltime import parse_datetime
+from .errors import DxlDocumentError
+from .model import (
+    ITEM_FLAGS,
+    Attachment,
+    Item,
+    MimeContent,
+    NotesDateTime,
+    NotesDateTimePair,
+    NotesDocument,
+    RawItemData,
+    RichText,
+)
+from .spool import DivertingReader
+
+UNID_RE = re.compile(r"^[0-9A-Fa-f]{32}$")
+_WS = b" \t\r\n"
+
+
+def local_name(tag: Any) -> str:
+    """``{ns}name`` or ``name`` to ``name``; ``""`` for comments, PIs and entities."""
+    if not isinstance(tag, str):
+        return ""
+    return tag.rpartition("}")[2] if tag[0] == "{" else tag
+
+
+def note_ids(el: Any) -> tuple[str | None, str | None]:
+    """UNID and note id of a (possibly partial) note element, best effort."""
+    try:
+        for child in el:
+            if local_name(child.tag) == "noteinfo":
+                return child.get("unid"), child.get("noteid")
+    except Exception:  # partial trees after a syntax error: best effort only
+        pass
+    return None, None
+
+
+def build_document(el: Any, local: str, file: str, line: int | None, replica_id: str | None, diverter: DivertingReader) -> NotesDocument:
+    doc = NotesDocument(file=file, line=line or 0, unid=None, replica_id=replica_id)
+    doc.element = "note" if local == "note" else "document"
+    get = el.get
+    doc.form = get("form")
+    parent = get("parent")
+    if parent:
+        doc.parent_unid = parent.upper()
+    doc.response = get("response") == "true"
+    doc.conflict = get("conflict") == "true"
+    for child in el:
+        tag = child.tag
+        if not isinstance(tag, str):
+            if isinstance(child, etree._Entity):
+                raise DxlDocumentError(f"entity reference {child.text} is not allowed in DXL", child.sourceline)
+            continue
+        name = tag.rpartition("}")[2]
+        if name == "item":
+            item = _build_item(child, doc, diverter)
+            doc.items.append(item)
+        elif name == "noteinfo":
+            _noteinfo(child, doc)
+        elif name == "updatedby":
+            doc.updated_by = [_plain_text(n) for n in child if local_name(n.tag) == "name"]
+        elif name == "revisions":
+            doc.revisions = [parse_datetime(_plain_text(d), d.get("dst") == "true") for d in child if local_name(d.tag) == "datetime"]
+        elif name == "mime":
+            doc.mime = MimeContent(_plain_text(child))
+    if doc.form is None:
+        form = doc.get("Form")
+        if form is not None and form.values:
+            doc.form = str(form.values[0])
+    if doc.parent_unid is None:
+        ref = doc.get("$REF")
+        if ref is not None:
+            if ref.raw is not None and ref.raw.unids:
+                doc.parent_unid = ref.raw.unids[0]
+            elif ref.values and isinstance(ref.values[0], str) and UNID_RE.match(ref.values[0]):
+                doc.parent_unid = ref.values[0].upper()
+    if not doc.revisions:
+        revs = doc.get("$Revisions")
+        if revs is not None:
+            doc.revisions = [v for v in revs.values if isinstance(v, NotesDateTime)]
+    return doc
+
+
+def _noteinfo(el: Any, doc: NotesDocument) -> None:
+    unid = el.get("unid")
+    doc.unid = unid.upper() if unid else None
+    doc.noteid = el.get("noteid")
+    seq = el.get("sequence")
+    if seq is not None:
+        try:
+            doc.sequence = int(seq)
+        except ValueError:
+            doc.warnings.append(f"noteinfo sequence {seq!r} is not a number")
+    for child in el:
+        which = local_name(child.tag)
+        if which in ("created", "modified", "revised", "lastaccessed", "addedtofile"):
+            dt_el = child[0] if len(child) else None
+            value = _datetime(dt_el, doc, f"noteinfo/{which}") if dt_el is not None else None
+            setattr(doc, which, value)
+
+
+def _plain_text(el: Any) -> str:
+    """Text of an element with ``<break/>`` as newline and ``<nonxmlchar>`` dropped."""
+    if len(el) == 0:
+        return el.text or ""
+    parts = [el.text or ""]
+    for child in el:
+        tag = child.tag
+        if isinstance(tag, str):
+            local = tag.rpartition("}")[2]
+            if local == "break":
+                parts.append("\n")
+        elif isinstance(child, etree._Entity):
+            raise DxlDocumentError(f"entity reference {child.text} is not allowed in DXL", child.sourceline)
+        parts.append(child.tail or "")
+    return "".join(parts)
+
+
+def _datetime(el: Any, doc: NotesDocument, where: str) -> NotesDateTime:
+    value = parse_datetime(_plain_text(el), el.get("dst") == "true")
+    if value.kind == "invalid":
+        doc.warnings.append(f"{where}: invalid date/time {value.raw!r} (line {el.sourceline})")
+    return value
+
+
+def _number(text: str, doc: NotesDocument, where: str, line: int | None) -> float | int | None:
+    text = text.strip()
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        value = float(text)
+    except ValueError:
+        doc.warnings.append(f"{where}: invalid number {text!r} (line {line})")
+        return None
+    if value != value or value in (float("inf"), float("-inf")):
+        doc.warnings.append(f"{where}: invalid number {text!r} (line {line})")
+        return None
+    return value
+
+
+def _build_item(el: Any, doc: NotesDocument, diverter: DivertingReader) -> Item:
+    attrib = el.attrib
+    name = attrib.get("name")
+    if name is None:
+        raise DxlDocumentError("an <item> has no name attribute", el.sourceline)
+    flags = frozenset(f for f in ITEM_FLAGS if attrib.get(f) == "true") if len(attrib) > 1 else frozenset()
+    value_el = None
+    for child in el:
+        if isinstance(child.tag, str):
+            value_el = child
+            break
+        if isinstance(child, etree._Entity):
+            raise DxlDocumentError(f"entity reference {child.text} is not allowed in DXL", child.sourceline)
+    if value_el is None:
+        return Item(name, "empty", [], flags)
+    vtype = value_el.tag.rpartition("}")[2]
+    item = Item(name, "empty", [], flags)
+    if vtype == "text":
+        item.type = "text"
+        item.values = [_plain_text(value_el)]
+    elif vtype == "textlist":
+        item.type = "textlist"
+        item.values = [_plain_text(t) for t in value_el if isinstance(t.tag, str)]
+    elif vtype == "number":
+        item.type = "number"
+        n = _number(value_el.text or "", doc, name, value_el.sourceline)
+        item.values = [] if n is None else [n]
+    elif vtype == "numberlist":
+        item.type = "numberlist"
+        for n_el in value_el:
+            if isinstance(n_el.tag, str):
+                n = _number(n_el.text or "", doc, name, n_el.sourceline)
+                if n is not None:
+                    item.values.append(n)
+    elif vtype == "datetime":
+        item.type = "datetime"
+        item.values = [_datetime(value_el, doc, name)]
+    elif vtype == "datetimelist":
+        item.type = "datetimelist"
+        for d in value_el:
+            kind = local_name(d.tag)
+            if kind == "datetime":
+                item.values.append(_datetime(d, doc, name))
+            elif kind == "datetimepair":
+                pair = [_datetime(x, doc, name) for x in d if local_name(x.tag) == "datetime"]
+                if len(pair) == 2:
+                    item.values.append(NotesDateTimePair(pair[0], pair[1]))
+                else:
+                    doc.warnings.append(f"{name}: datetimepair without two datetimes (line {d.sourceline})")
+    elif vtype == "richtext":
+        item.type = "richtext"
+        el.remove(value_el)  # detached: survives the clearing of the document element
+        item.richtext = RichText(value_el)
+    elif vtype == "object":
+        item.type = "object"
+        file_el = next((f for f in value_el if local_name(f.tag) == "file"), None)
+        if file_el is None:
+            doc.warnings.append(f"{name}: <object> without <file> (line {value_el.sourceline})")
+        else:
+            item.attachment = _attachment(file_el, doc, diverter)
+    elif vtype in ("rawitemdata", "itemdata"):
+        item.type = vtype
+        item.raw = _raw_item(value_el, vtype == "itemdata", name)
+    elif vtype == "formula":
+        item.type = "formula"
+        item.values = [_plain_text(value_el)]
+    else:
+        doc.warnings.append(f"{name}: unknown value element <{vtype}> kept as text (line {value_el.sourceline})")
+        item.type = "text"
+        item.values = ["".join(value_el.itertext())]
+    return item
+
+
+def _raw_item(el: Any, legacy: bool, name: str) -> RawItemData:
+    type_attr = el.get("type") or "0"
+    try:
+        type_code = int(type_attr, 16)
+    except ValueError as exc:
+        raise DxlDocumentError(f"item {name}: raw item type {type_attr!r} is not hexadecimal", el.sourceline) from exc
+    text = (el.text or "").encode("ascii", "replace").translate(None, _WS)
+    try:
+        data = pybase64.b64decode(text + b"=" * (-len(text) % 4), validate=True)
+    except ValueError as exc:
+        raise DxlDocumentError(f"item {name}: invalid base64 in raw item data", el.sourceline) from exc
+    unids: tuple[str, ...] = ()
+    if type_code == 4 and not legacy:
+        unids = decode_unid_list(data)
+    return RawItemData(type_code, data, legacy, unids)
+
+
+def decode_unid_list(data: bytes) -> tuple[str, ...]:
+    """Decode a NOTEREF_LIST (TYPE 4): WORD count, then 16-byte UNIDs (four LE DWORDs).
+
+    UNID text = ``%08X%08X%08X%08X % (d1, d0, d3, d2)`` (verified on corpus
+    ``jnx-spam.xml`` ``$INetOrig`` = its own noteinfo UNID).
+    """
+    if len(data) < 2:
+        return ()
+    (count,) = struct.unpack_from("<H", data, 0)
+    out = []
+    for i in range(count):
+        offset = 2 + 16 * i
+        if offset + 16 > len(data):
+            break
+        d0, d1, d2, d3 = struct.unpack_from("<4I", data, offset)
+        out.append(f"{d1:08X}{d0:08X}{d3:08X}{d2:08X}")
+    return tuple(out)
+
+
+def _attachment(file_el: Any, doc: NotesDocument, diverter: DivertingReader) -> Attachment:
+    name = file_el.get("name") or ""
+    created = modified = None
+    spool = None
+    for child in file_el:
+        which = local_name(child.tag)
+        if which in ("created", "modified") and len(child):
+            value = _datetime(child[0], doc, f"$FILE {name} {which}")
+            if which == "created":
+                created = value
+            else:
+                modified = value
+        elif which == "filedata":
+            token = child.text or ""
+            spool = diverter.take(token)
+            if spool is None and token.strip():
+                raise DxlDocumentError(f"attachment {name!r}: attachment data could not be read", child.sourceline)
+            if spool is not None and spool.error:
+                spool.close()
+                raise DxlDocumentError(f"attachment {name!r}: {spool.error}", child.sourceline)
+    declared = file_el.get("size")
+    declared_size = int(declared) if declared and declared.isdigit() else None
+    flags = tuple((file_el.get("flags") or "").split())
+    attachment = Attachment(
+        name=name,
+        size=spool.size if spool else 0,
+        sha256=spool.sha256 if spool else _EMPTY_SHA256,
+        declared_size=declared_size,
+        created=created,
+        modified=modified,
+        hosttype=file_el.get("hosttype", "unknown"),
+        compression=file_el.get("compression", "none"),
+        flags=flags,
+        _spool=spool.file if spool else None,
+    )
+    if spool is None:
+        doc.warnings.append(f"attachment {name!r} has no data (exported without attachments?)")
+    elif declared_size is not None and declared_size != attachment.size and attachment.compression == "none":
+        doc.warnings.append(f"attachment {name!r}: {attachment.size} bytes decoded, the file says {declared_size}")
+    return attachment
+
+
+_EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
