@@ -8,6 +8,7 @@ document gives the same result, byte for byte once serialized.
 from __future__ import annotations
 
 import logging
+from html import escape
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from typing import Any
 from . import mime as mime_mod
 from .dxl import ReadStats, iter_dxl
 from .errors import DxlFileError
+from .htmlsafe import sanitize_html
 from .model import Attachment, DocumentError, Item, NotesDateTime, NotesDateTimePair, NotesDocument
 from .richtext import InlineImage, RenderedRichText, render_raw_richtext, render_richtext
 
@@ -48,15 +50,13 @@ class ConvertedDocument:
         return [a for a in self.doc.attachments if not a.is_ole_storage and a.name not in self.mime_files]
 
     def html(self) -> str:
-        """Every rich-text item, ``Body`` first, each in a ``<div data-item>``; or the MIME HTML body."""
+        """Every rich-text item, ``Body`` first, each in a ``<div data-item>``; or the MIME body, sanitized."""
         parts = [rt.html for rt in self.richtext]
         if not parts and self.message is not None:
             if self.message.html is not None:
-                return self.message.html
+                return sanitize_html(self.message.html)
             if self.message.text is not None:
-                from html import escape
-
-                return f'<div data-item="Body"><pre>{escape(self.message.text)}</pre></div>'
+                return f'<div data-item="Body" data-source="mime"><pre>{escape(self.message.text)}</pre></div>'
         return "\n".join(parts)
 
     def as_json(self) -> dict[str, Any]:
