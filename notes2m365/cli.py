@@ -20,10 +20,10 @@ import logging
 import os
 import re
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import click
+from html import escape
 
 from . import __version__
 from .convert import ConvertedDocument, iter_converted
@@ -142,7 +142,7 @@ def inspect(paths: tuple[str, ...], as_json: bool, progress: bool | None, spool_
     sys.exit(EXIT_ERRORS if total.errors else EXIT_OK)
 
 
-_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+_SAFE_NAME = re.compile(r"[^\w. -]+")  # letters (any script), digits, _ . space -
 
 
 @main.command()
@@ -191,8 +191,6 @@ def convert(path: str, unids: tuple[str, ...], fmt: str, out_dir: str | None, sp
 
 
 def _article(conv: ConvertedDocument) -> str:
-    from html import escape
-
     doc = conv.doc
     return (f'<article data-unid="{escape(doc.unid or "")}" data-form="{escape(doc.form or "")}">\n'
             f"{conv.html()}\n</article>")
@@ -211,21 +209,22 @@ def _emit(conv: ConvertedDocument, fmt: str, out_dir: str | None) -> None:
     written: dict[str, str] = {}
     for img in conv.inline_images:
         written[img.content_id] = _write_file(files_dir, img.filename, img.data)
-    for att in conv.attachments:
-        _write_file(files_dir, att.name, att.read_bytes())
+    attachment_files = {att.name: _write_file(files_dir, att.name, att.read_bytes()) for att in conv.attachments}
     if fmt == "json":
         (Path(out_dir) / f"{stem}.json").write_text(json.dumps(conv.as_json(), indent=2, ensure_ascii=False) + "\n", "utf-8")
     else:
         html = _article(conv)
-        for cid, rel in written.items():  # let a browser show the inline images from disk
+        for cid, rel in written.items():  # let a browser show the inline images and attachments from disk
             html = html.replace(f'src="cid:{cid}"', f'src="{stem}.files/{rel}"')
+        for name, rel in attachment_files.items():
+            html = html.replace(f'href="attachment:{escape(name)}"', f'href="{stem}.files/{rel}"')
         page = f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"/><title>{stem}</title></head><body>\n{html}\n</body></html>\n'
         (Path(out_dir) / f"{stem}.html").write_text(page, "utf-8")
 
 
 def _write_file(folder: Path, name: str, data: bytes) -> str:
     folder.mkdir(parents=True, exist_ok=True)
-    safe = _SAFE_NAME.sub("_", os.path.basename(name.replace("\\", "/"))) or "file"
+    safe = _SAFE_NAME.sub("_", os.path.basename(name.replace("\\", "/"))).strip(" .") or "file"
     (folder / safe).write_bytes(data)
     return safe
 
