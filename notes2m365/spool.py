@@ -26,7 +26,8 @@ from typing import IO
 import pybase64
 
 TOKEN_PREFIX = "n2m-spool-"
-_START_RE = re.compile(rb"<(?:[A-Za-z_][\w.-]{0,40}:)?filedata\s{0,16}>|<!\[CDATA\[|<!--")
+_PREFIX_RE = re.compile(rb"<(?:[A-Za-z_][\w.-]{0,40}:)?")
+_AFTER_RE = re.compile(rb"\s{0,16}>")
 _WS = b" \t\r\n"
 _READ_SIZE = 1 << 20
 _TAIL = 80  # bytes kept back so that a start tag split across reads is still found
@@ -44,16 +45,18 @@ class Spool:
     _hash: "hashlib._Hash" = field(default_factory=hashlib.sha256, repr=False)
     _carry: bytes = b""
 
-    def feed(self, text: bytes) -> None:
+    def feed(self, data: bytes) -> None:
+        """Decode base64 text from which the white space has been removed."""
         if self.error is not None:
             return
-        data = self._carry + text.translate(None, _WS)
+        if self._carry:
+            data = self._carry + data
         cut = len(data) - len(data) % 4
         self._carry = data[cut:]
         if cut:
-            self._decode(data[:cut])
+            self._decode(memoryview(data)[:cut] if cut != len(data) else data)
 
-    def _decode(self, data: bytes) -> None:
+    def _decode(self, data: bytes | memoryview) -> None:
         try:
             decoded = pybase64.b64decode(data, validate=True)
         except (binascii.Error, ValueError) as exc:
@@ -77,6 +80,38 @@ class Spool:
 
     def close(self) -> None:
         self.file.close()
+
+
+def _next_start(buf: bytes, pos: int) -> tuple[int, int] | None:
+    """End of the next ``<filedata>`` start tag, ``<![CDATA[`` or ``<!--`` in ``buf[pos:]``, and the
+    state it opens (1 filedata, 2 CDATA, 3 comment); ``None`` when there is none.
+
+    Plain ``bytes.find`` calls (memchr speed) rather than one regular expression, which
+    would backtrack over every tag name looking for a namespace prefix.
+    """
+    fd = buf.find(b"filedata", pos)
+    fd_end = lt = -1
+    while fd >= 0:
+        lt = buf.rfind(b"<", max(pos, fd - 44), fd)
+        if lt >= 0:
+            m = _PREFIX_RE.match(buf, lt, fd)
+            if m is not None and m.end() == fd:
+                a = _AFTER_RE.match(buf, fd + 8)
+                if a is not None:
+                    fd_end = a.end()
+                    break
+        fd = buf.find(b"filedata", fd + 8)
+    limit = lt if fd >= 0 else len(buf)
+    bang = buf.find(b"<!", pos, limit)
+    while bang >= 0:
+        if buf.startswith(b"<![CDATA[", bang):
+            return bang + 9, 2
+        if buf.startswith(b"<!--", bang):
+            return bang + 4, 3
+        bang = buf.find(b"<!", bang + 2, limit)
+    if fd >= 0:
+        return fd_end, 1
+    return None
 
 
 class DivertingReader:
@@ -136,35 +171,36 @@ class DivertingReader:
             data = self._raw.read(_READ_SIZE)
             self.bytes_read += len(data)
             if data:
-                self._pending += data
+                self._pending = self._pending + data if self._pending else data
             else:
                 self._eof = True
         buf = self._pending
         pos = 0
         final = self._eof
+        n = len(buf)
         while True:
             if self._state == 0:
-                m = _START_RE.search(buf, pos)
-                if m is None:
-                    keep = 0 if final else min(_TAIL, len(buf) - pos)
-                    self._out += buf[pos : len(buf) - keep]
-                    pos = len(buf) - keep
+                hit = _next_start(buf, pos)
+                if hit is None:
+                    keep = 0 if final else min(_TAIL, n - pos)
+                    self._out += buf[pos : n - keep]
+                    pos = n - keep
                     break
-                self._out += buf[pos : m.end()]
-                pos = m.end()
-                tag = m.group()
-                if tag.startswith(b"<!["):
-                    self._state = 2
-                elif tag.startswith(b"<!--"):
-                    self._state = 3
-                else:
+                end, state = hit
+                self._out += buf[pos:end]
+                pos = end
+                self._state = state
+                if state == 1:
                     self._open_spool()
-                    self._state = 1
             elif self._state == 1:
-                end = buf.find(b"</", pos)
+                # base64 holds no '<': the content ends at the first one (memchr is fast)
+                end = buf.find(b"<", pos)
+                if end >= 0 and end + 1 == n:
+                    end = -1  # a lone '<' at the end: kept back until the next read
+                elif end >= 0 and buf[end + 1] != 0x2F:  # not '</' (corrupt data): the first '</'
+                    end = buf.find(b"</", end)
                 if end < 0:
-                    # keep a trailing '<' back: it may start the end tag
-                    stop = len(buf) if final or not buf.endswith(b"<") else len(buf) - 1
+                    stop = n if final or not buf.endswith(b"<") else n - 1
                     self._feed_spool(buf[pos:stop])
                     pos = stop
                     if final:
@@ -179,9 +215,9 @@ class DivertingReader:
                 closer = b"]]>" if self._state == 2 else b"-->"
                 end = buf.find(closer, pos)
                 if end < 0:
-                    keep = 0 if final else min(len(closer) - 1, len(buf) - pos)
-                    self._out += buf[pos : len(buf) - keep]
-                    pos = len(buf) - keep
+                    keep = 0 if final else min(len(closer) - 1, n - pos)
+                    self._out += buf[pos : n - keep]
+                    pos = n - keep
                     break
                 self._out += buf[pos : end + len(closer)]
                 pos = end + len(closer)
@@ -199,8 +235,11 @@ class DivertingReader:
 
     def _feed_spool(self, text: bytes) -> None:
         if text and self._spool is not None:
-            self._newlines += text.count(b"\n")
-            self._spool.feed(text)
+            stripped = text.replace(b"\n", b"")
+            self._newlines += len(text) - len(stripped)
+            if b"\r" in stripped or b" " in stripped or b"\t" in stripped:
+                stripped = stripped.translate(None, _WS)
+            self._spool.feed(stripped)
 
     def _close_spool(self) -> None:
         spool = self._spool

@@ -54,3 +54,14 @@ def test_invalid_base64_is_recorded_not_raised():
 def test_other_bytes_untouched():
     xml = "<?xml version='1.0'?><db><text>été &amp; <break/></text></db>".encode()
     assert drain(DivertingReader(io.BytesIO(xml)), 3) == xml
+
+
+@pytest.mark.parametrize("read_size", [1, 7, 4096])
+def test_prefixed_tag_and_lookalikes(read_size):
+    xml = (b"<d:db xmlns:d='x'><d:item name='filedata'><d:text>filedata &lt;filedata&gt;</d:text></d:item>"
+           b"<d:filedata  >aGVsbG8=</d:filedata><d:filedatax>keep</d:filedatax></d:db>")
+    reader = DivertingReader(io.BytesIO(xml))
+    out = drain(reader, read_size)
+    assert b"<d:filedatax>keep</d:filedatax>" in out and b"name='filedata'" in out
+    assert out.count(TOKEN_PREFIX.encode()) == 1
+    assert reader.take(f"{TOKEN_PREFIX}0").file.read() == b"hello"
