@@ -49,12 +49,20 @@ class Spool:
         """Decode base64 text from which the white space has been removed."""
         if self.error is not None:
             return
-        if self._carry:
-            data = self._carry + data
-        cut = len(data) - len(data) % 4
-        self._carry = data[cut:]
+        view = memoryview(data)
+        if self._carry:  # complete the pending quartet on its own: no copy of the whole chunk
+            need = 4 - len(self._carry)
+            head = self._carry + bytes(view[:need])
+            view = view[need:]
+            if len(head) < 4:
+                self._carry = head
+                return
+            self._carry = b""
+            self._decode(head)
+        cut = len(view) - len(view) % 4
+        self._carry = bytes(view[cut:])
         if cut:
-            self._decode(memoryview(data)[:cut] if cut != len(data) else data)
+            self._decode(view[:cut])
 
     def _decode(self, data: bytes | memoryview) -> None:
         try:
