@@ -32,6 +32,9 @@ from .model import (
 from .spool import DivertingReader
 
 UNID_RE = re.compile(r"^[0-9A-Fa-f]{32}$")
+_FLAG_SET = frozenset(ITEM_FLAGS)
+_NO_FLAGS: frozenset[str] = frozenset()
+_TAG_LOCAL: dict[str, str] = {}  # "{ns}text" -> "text", filled as tags are met
 _WS = b" \t\r\n"
 
 
@@ -159,20 +162,30 @@ def _number(text: str, doc: NotesDocument, where: str, line: int | None) -> floa
 
 
 def _build_item(el: Any, doc: NotesDocument, diverter: DivertingReader) -> Item:
-    attrib = el.attrib
-    name = attrib.get("name")
+    name = el.get("name")
     if name is None:
         raise DxlDocumentError("an <item> has no name attribute", el.sourceline)
-    flags = frozenset(f for f in ITEM_FLAGS if attrib.get(f) == "true") if len(attrib) > 1 else frozenset()
+    if len(el.attrib) > 1:  # hot path: most items carry only their name
+        flags = frozenset(k for k, v in el.items() if v == "true" and k in _FLAG_SET)
+    else:
+        flags = _NO_FLAGS
     value_el = None
     for child in el:
-        if isinstance(child.tag, str):
+        if child.tag.__class__ is str:
             value_el = child
             break
         if isinstance(child, etree._Entity):
             raise DxlDocumentError(f"entity reference {child.text} is not allowed in DXL", child.sourceline)
     if value_el is None:
         return Item(name, "empty", [], flags)
+    tag = value_el.tag
+    vtype = _TAG_LOCAL.get(tag)
+    if vtype is None:
+        vtype = tag.rpartition("}")[2]
+        if len(_TAG_LOCAL) < 256:  # bounded: hostile input may invent any number of tag names
+            _TAG_LOCAL[tag] = vtype
+    if vtype == "text":  # the most common value: no further dispatch
+        return Item(name, "text", [_plain_text(value_el)], flags)
     vtype = value_el.tag.rpartition("}")[2]
     item = Item(name, "empty", [], flags)
     if vtype == "text":
