@@ -117,7 +117,9 @@ def _log_error(err: DocumentError) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: on a terminal).")
 @click.option("--spool-dir", type=click.Path(file_okay=False), help="Where large attachments are spooled (default: system temp).")
-def inspect(paths: tuple[str, ...], as_json: bool, progress: bool | None, spool_dir: str | None) -> None:
+@click.option("-j", "--jobs", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Inspect this many files at once, in separate processes.")
+def inspect(paths: tuple[str, ...], as_json: bool, progress: bool | None, spool_dir: str | None, jobs: int) -> None:
     """Inventory of DXL files: documents by form, items, attachments, rich text, security, errors.
 
     Runs the same conversion a migration runs (rich text rendered, attachments
@@ -127,7 +129,7 @@ def inspect(paths: tuple[str, ...], as_json: bool, progress: bool | None, spool_
     files = expand_inputs(paths, skip_other=True)
     bar = _Progress(files, progress)
     try:
-        total, per_file = inspect_files(files, progress=bar.update, on_error=_log_error, spool_dir=spool_dir)
+        total, per_file = inspect_files(files, jobs=jobs, progress=bar.update, on_error=_log_error, spool_dir=spool_dir)
     except KeyboardInterrupt:
         bar.close()
         click.echo("interrupted", err=True)

@@ -233,20 +233,14 @@ def _sortable(value: NotesDateTime) -> str | None:
     return None
 
 
-def inspect_files(
-    files: list[str],
-    *,
-    progress: ProgressCallback | None = None,
-    on_error: Callable[[DocumentError], None] | None = None,
-    spool_dir: str | None = None,
-) -> tuple[Inventory, list[Inventory]]:
-    """Read and convert every document of ``files``: the total and one inventory per file."""
-    total = Inventory("total")
-    per_file = {path: Inventory(path, file_info={"path": path}) for path in files}
-    for path, _stats, result, conv in iter_converted(
-        files, progress=progress, on_file_done=lambda stats: per_file[stats.file].add_stats(stats), spool_dir=spool_dir
+def inspect_file(path: str, spool_dir: str | None = None,
+                 on_error: Callable[[DocumentError], None] | None = None,
+                 progress: ProgressCallback | None = None) -> Inventory:
+    """Read and convert every document of one file into its inventory."""
+    inv = Inventory(path, file_info={"path": path})
+    for _path, _stats, result, conv in iter_converted(
+        [path], progress=progress, on_file_done=inv.add_stats, spool_dir=spool_dir
     ):
-        inv = per_file[path]
         if conv is None:
             assert isinstance(result, DocumentError)
             inv.add_error(result)
@@ -254,6 +248,49 @@ def inspect_files(
                 on_error(result)
         else:
             inv.add(conv)
-    for path in files:
-        total.merge(per_file[path])
-    return total, list(per_file.values())
+    return inv
+
+
+def inspect_files(
+    files: list[str],
+    *,
+    jobs: int = 1,
+    progress: ProgressCallback | None = None,
+    on_error: Callable[[DocumentError], None] | None = None,
+    spool_dir: str | None = None,
+) -> tuple[Inventory, list[Inventory]]:
+    """Read and convert every document of ``files``: the total and one inventory per file.
+
+    With ``jobs`` > 1 the files are inspected in that many worker processes
+    (one file per process at a time); errors are then reported once each file
+    is done, and the result is the same as with one process.
+    """
+    per_file: list[Inventory] = []
+    if jobs > 1 and len(files) > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(max_workers=min(jobs, len(files))) as pool:
+            futures = [pool.submit(inspect_file, path, spool_dir) for path in files]
+            done_bytes = 0
+            for future in futures:  # in input order: deterministic output
+                inv = future.result()
+                for err in inv.errors:
+                    if on_error is not None:
+                        on_error(err)
+                per_file.append(inv)
+                done_bytes += int(inv.file_info.get("bytes") or 0)
+                if progress is not None:
+                    progress(ReadStats(file=inv.name), done_bytes)
+    else:
+        base = 0
+        for path in files:
+            def file_progress(stats: ReadStats, _base: int, offset: int = base) -> None:
+                if progress is not None:
+                    progress(stats, offset)
+            inv = inspect_file(path, spool_dir, on_error, file_progress)
+            per_file.append(inv)
+            base += int(inv.file_info.get("bytes") or 0)
+    total = Inventory("total")
+    for inv in per_file:
+        total.merge(inv)
+    return total, per_file

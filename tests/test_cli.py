@@ -87,3 +87,14 @@ def test_convert_out_dir(tmp_path):
     html = (out / f"{unid(1)}.html").read_text()
     assert f'src="{unid(1)}.files/' in html
     assert (out / f"{unid(1)}.files" / "a.txt").read_bytes() == b"hello"
+
+
+def test_inspect_jobs_gives_the_same_inventory(tmp_path):
+    from .conftest import SAMPLES
+
+    files = [str(p) for p in sorted(SAMPLES.rglob("*.dxl"))]
+    one = CliRunner().invoke(main, ["inspect", "--json", *files])
+    two = CliRunner().invoke(main, ["inspect", "--json", "--jobs", "2", *files])
+    assert one.exit_code == two.exit_code == 0
+    assert one.stdout == two.stdout
+    assert json.loads(one.stdout)["documents"] == 32
