@@ -175,15 +175,22 @@ def test_fifty_megabyte_text_item(tmp_path):
     assert not errors and len(docs) == 2 and len(docs[0].get("Big").values[0]) == 50 * 1024 * 1024
 
 
-def test_deeply_nested_tables(tmp_path):
-    depth = 400
+def _nested_tables(depth: int) -> str:
     rt = "<table><tablerow><tablecell>" * depth + "deep" + "</tablecell></tablerow></table>" * depth
-    body = document(1, f"<item name='Body'><richtext><par>top</par>{rt}</richtext></item>") + document(2)
-    path = write(tmp_path, database(body))
-    proc, out, elapsed = run_inspect(path)
-    assert elapsed < 60
-    assert out["documents"] + len(out["errors"]) == 2
-    assert out["documents"] >= 1
+    return document(1, f"<item name='Body'><richtext><par>top</par>{rt}</richtext></item>") + document(2)
+
+
+def test_deeply_nested_tables_are_flattened_with_a_warning(tmp_path):
+    proc, out, elapsed = run_inspect(write(tmp_path, database(_nested_tables(400))))
+    assert elapsed < 60 and proc.returncode == 0
+    assert out["documents"] == 2
+    assert any("flattened" in w["message"] for w in out["warnings"]["first"])
+
+
+def test_nesting_beyond_the_parser_limit_fails_only_that_document(tmp_path):
+    docs, errors, _ = read(write(tmp_path, database(_nested_tables(1100))))
+    assert [d.unid for d in docs] == [unid(2)]
+    assert errors[0].unid == unid(1) and "depth" in errors[0].message
 
 
 def test_unknown_root_is_reported_not_crashed(tmp_path):
