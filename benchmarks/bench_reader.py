@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Reader benchmark: raw lxml iterparse (the floor) vs the full reader + conversion, same file, one run.
 
-Every pass runs in its own fresh subprocess, so that its peak RSS (``ru_maxrss``) is
+Every pass runs in its own fresh subprocess, so that its peak RSS (``VmHWM``) is
 its own.  Passes (``--passes``; default ``raw,full,read,divert,lxml-divert``):
 
 ``raw``          ``etree.iterparse(f, tag='{*}document', huge_tree=True)``, each element
@@ -52,6 +52,15 @@ DEFAULT_PASSES = ("raw", "full", "read", "divert", "lxml-divert")
 
 
 def _rss_mb() -> float:
+    """Peak RSS of this process in MB: VmHWM, which (unlike ru_maxrss on Linux) does not carry
+    the parent's peak across exec."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
@@ -411,7 +420,7 @@ def bench(path: str, kind: str | None, args: argparse.Namespace) -> int:
     print(f"\n{'pass':<12} {'wall s':>8} {'cpu s':>8} {'docs/s':>10} {'MB/s':>8} {'vs raw':>8} {'peakRSS':>9} {'RSS-imp':>9}")
     for p in passes:
         print(fmt_pass(p, best[p], raw))
-    print("  (peakRSS: ru_maxrss of the pass's own process, MB; RSS-imp: peak minus RSS after imports)")
+    print("  (peakRSS: VmHWM of the pass's own process, MB; RSS-imp: peak minus RSS after imports)")
 
     result: dict = {"file": os.path.abspath(path), "bytes": size, "kind": kind, "repeat": args.repeat,
                     "passes": best}

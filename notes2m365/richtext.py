@@ -72,6 +72,8 @@ __all__ = [
 
 #: Output nesting budget (each nested output element costs one; a table costs three).
 MAX_DEPTH = 160
+#: Below this depth a run's wrappers (span + at most 6 tags) cannot reach MAX_DEPTH.
+_FAST_DEPTH = MAX_DEPTH - 8
 #: Lists nest by margin up to this many levels.
 MAX_LIST_LEVELS = 8
 #: Warning added to every rendering of raw CD rich text.
@@ -324,6 +326,48 @@ def _font_wrappers(
     return tags, (";".join(css) or None)
 
 
+# -- caches of output templates -------------------------------------------------------------------
+#
+# Copying a detached read-only template (el.__copy__()) and appending the copy is about twice
+# as fast as SubElement with an attribute dict, so elements with attributes are made that way.
+# Templates are never modified, so copies may be made from any thread.  Each cache holds at
+# most _CACHE_LIMIT entries (about 1 KB each) and is emptied when full.
+
+_CACHE_LIMIT = 1024
+
+
+def _cache_put(cache: dict[Any, Any], key: Any, value: Any) -> None:
+    if len(cache) >= _CACHE_LIMIT:
+        cache.clear()
+    cache[key] = value
+
+
+# tuple(font.items()) -> _wrap_template(font)
+_WRAP_TEMPLATES: dict[tuple[tuple[str, str], ...], tuple[Any, int]] = {}
+
+
+def _wrap_template(font: Any) -> tuple[Any, int]:
+    """(template of the wrapper chain of a run with this ``<font>`` and no highlight, or
+    None when there is none; the number of nested elements)."""
+    key = tuple(font.items())
+    entry = _WRAP_TEMPLATES.get(key)
+    if entry is None:
+        get = font.get
+        tags, css = _font_wrappers(get("name"), get("color"), get("size"), get("style"), None)
+        tmpl = None
+        levels = len(tags)
+        if css:
+            tmpl = target = _Element("span", {"style": css})
+            levels += 1
+        for t in tags:
+            target = _Element(t) if tmpl is None else _SubElement(target, t)
+            if tmpl is None:
+                tmpl = target
+        entry = (tmpl, levels)
+        _cache_put(_WRAP_TEMPLATES, key, entry)
+    return entry
+
+
 _ALIGN = {"right": "text-align:right", "center": "text-align:center", "full": "text-align:justify"}
 _SPACING = {"1.5": "0.5em", "2": "1em"}
 _LINE_HEIGHT = {"1.5": "line-height:1.5", "2": "line-height:2"}
@@ -351,6 +395,9 @@ class _ParDef:
     item_attrs: dict[str, str] | None  # attributes of a list item (no margin-left / text-indent)
     list: str | None
     margin: float  # left margin in inches, for list nesting
+    # templates of the <div> / <li> with those attributes (None: no attributes)
+    div: Any = None
+    li: Any = None
 
 
 _DEFAULT_PARDEF = _ParDef(None, None, None, 0.0)
@@ -407,10 +454,42 @@ def _make_pardef(
         if abs(indent) > 1e-4:
             own.append(f"text-indent:{_fmt_num(f'{indent:.4f}')}in")
     kind = list_kind if list_kind in _LIST_KINDS else None
-    return _ParDef(_style_attrs(own), _style_attrs(common), kind, left_in)
+    attrs = _style_attrs(own)
+    item_attrs = _style_attrs(common)
+    return _ParDef(
+        attrs,
+        item_attrs,
+        kind,
+        left_in,
+        _Element("div", attrs) if attrs else None,
+        _Element("li", item_attrs) if item_attrs else None,
+    )
+
+
+_PARDEF_KEYS = frozenset(
+    "align spacebefore spaceafter linespacing leftmargin rightmargin firstlineleftmargin list".split()
+)
+_PARDEFS: dict[tuple[Any, ...], _ParDef] = {}
 
 
 def _parse_pardef(el: Any, origin: float = 1.0) -> _ParDef:
+    # Key: the origin and the attributes that matter, in document order (a pardef also has
+    # an id, different in every table cell, and attributes that do not change the output).
+    key: list[Any] = [origin]
+    get = el.get
+    for k in el.keys():  # noqa: SIM118 (an lxml element, not a dict)
+        if k in _PARDEF_KEYS:
+            key.append(k)
+            key.append(get(k))
+    tkey = tuple(key)
+    pd = _PARDEFS.get(tkey)
+    if pd is None:
+        pd = _compute_pardef(el, origin)
+        _cache_put(_PARDEFS, tkey, pd)
+    return pd
+
+
+def _compute_pardef(el: Any, origin: float) -> _ParDef:
     get = el.get
     return _make_pardef(
         get("align"),
@@ -443,6 +522,37 @@ def _cell_style(
     css.append(f"border-style:{bstyle};border-width:{width};border-color:{bcolor}")
     css.append("padding:2px 4px")
     return ";".join(css)
+
+
+_STYLED: dict[tuple[str, str], Any] = {}
+
+
+def _styled(parent: Any, tag: str, style: str) -> Any:
+    """Append ``<tag style=...>`` to parent: a copy of a cached read-only template."""
+    tmpl = _STYLED.get((tag, style))
+    if tmpl is None:
+        tmpl = _Element(tag, {"style": style})
+        _cache_put(_STYLED, (tag, style), tmpl)
+    el = tmpl.__copy__()
+    parent.append(el)
+    return el
+
+
+_CELL_TEMPLATES: dict[tuple[Any, ...], tuple[Any, bool, bool]] = {}
+
+
+def _cell_template(cell: Any, bstyle: str, bcolor: str) -> tuple[Any, bool, bool]:
+    """(detached read-only <td> template, has a colspan, has a rowspan) for a tablecell."""
+    get = cell.get
+    attrs = {}
+    colspan = _int_attr(get("columnspan"), 1, 1000)
+    if colspan and colspan > 1:
+        attrs["colspan"] = str(colspan)
+    rowspan = _int_attr(get("rowspan"), 1, 10000)
+    if rowspan and rowspan > 1:
+        attrs["rowspan"] = str(rowspan)
+    attrs["style"] = _cell_style(get("valign"), get("bgcolor"), get("borderwidth"), bstyle, bcolor)
+    return _Element("td", attrs), "colspan" in attrs, "rowspan" in attrs
 
 
 # -- text ----------------------------------------------------------------------------------------
@@ -622,9 +732,28 @@ class _Renderer:
                     else:
                         if lists:
                             lists.clear()
-                        self.par(child, out, depth, pd)
+                        # self.par(child, out, depth, pd), inlined
+                        tmpl = pd.div
+                        if tmpl is None:
+                            div = _SubElement(out, "div")
+                        else:
+                            div = tmpl.__copy__()
+                            out.append(div)
+                        if len(child):
+                            self.inline(child, div, depth + 1)
+                            if div.text is None and not len(div):
+                                _SubElement(div, "br")
+                        else:  # text only (the common case)
+                            text = child.text
+                            if text and "\n" not in text and "\t" not in text and "\r" not in text:
+                                div.text = text
+                            else:
+                                if text:
+                                    _emit_text(div, text)
+                                if div.text is None and not len(div):
+                                    _SubElement(div, "br")
                 elif name == "pardef":
-                    self.pardefs[child.get("id") or ""] = _parse_pardef(child, 0.0 if self.cell_level else 1.0)
+                    pardefs[child.get("id") or ""] = _parse_pardef(child, 0.0 if self.cell_level else 1.0)
                 elif name in _NOOP:
                     pass
                 elif name in _BLOCK_NAMES:
@@ -676,7 +805,12 @@ class _Renderer:
             parent = lists[-1][3] if lists else out
             entry = self.new_list(parent, kind, margin)
             lists.append(entry)
-        li = _SubElement(entry[2], "li", pd.item_attrs) if pd.item_attrs else _SubElement(entry[2], "li")
+        tmpl = pd.li
+        if tmpl is None:
+            li = _SubElement(entry[2], "li")
+        else:
+            li = tmpl.__copy__()
+            entry[2].append(li)
         entry[3] = li
         prefix = _LIST_SPEC[kind][2]
         if prefix:
@@ -692,8 +826,12 @@ class _Renderer:
     def par(self, src: Any, out: Any, depth: int, pd: _ParDef | None = None) -> None:
         if pd is None:
             pd = self.pardef_for(src)
-        attrs = pd.attrs
-        div = _SubElement(out, "div", attrs) if attrs else _SubElement(out, "div")
+        tmpl = pd.div
+        if tmpl is None:
+            div = _SubElement(out, "div")
+        else:
+            div = tmpl.__copy__()
+            out.append(div)
         if len(src):
             self.inline(src, div, depth + 1)
         else:  # text only (the common case)
@@ -729,15 +867,45 @@ class _Renderer:
             _emit_text(out, text)
         handlers = _HANDLERS
         local = _LOCAL
+        wraps = _WRAP_TEMPLATES
+        fast = depth < _FAST_DEPTH
         for child in src:
             tag = child.tag
             if tag.__class__ is str:
                 name = local.get(tag) or _localname(tag)
-                handler = handlers.get(name)
-                if handler is None:
-                    self.unknown(child, out, depth)
+                if name == "run":
+                    # Fast path for the usual <run><font .../>text</run>: one font child, the
+                    # text in its tail without newline/tab/CR, no run attributes (html,
+                    # highlight), far from MAX_DEPTH.  Same output as run().
+                    if fast and child.text is None and len(child) == 1 and not child.keys():
+                        font = child[0]
+                        ftag = font.tag
+                        if ftag.__class__ is str and (local.get(ftag) or _localname(ftag)) == "font":
+                            text = font.tail
+                            if text and "\n" not in text and "\t" not in text and "\r" not in text:
+                                tmpl, levels = wraps.get(tuple(font.items())) or _wrap_template(font)
+                                if tmpl is None:
+                                    _append_text(out, text)
+                                else:
+                                    target = tmpl.__copy__()
+                                    out.append(target)
+                                    while levels > 1:
+                                        target = target[0]
+                                        levels -= 1
+                                    target.text = text
+                            elif text:
+                                self.run(child, out, depth)
+                            # else: an empty run (only a font), nothing to render
+                        else:
+                            self.run(child, out, depth)
+                    else:
+                        self.run(child, out, depth)
                 else:
-                    handler(self, child, out, depth)
+                    handler = handlers.get(name)
+                    if handler is None:
+                        self.unknown(child, out, depth)
+                    else:
+                        handler(self, child, out, depth)
             tail = child.tail
             if tail:
                 _emit_text(out, tail)
@@ -757,6 +925,7 @@ class _Renderer:
         self.inline(src, out, depth + 1)
 
     def run(self, src: Any, out: Any, depth: int) -> None:
+        """A run (inline() renders the usual <run><font/>text</run> itself)."""
         font = None
         content = bool(src.text)
         for ch in src:
@@ -770,9 +939,25 @@ class _Renderer:
                 content = True
         if not content:
             return  # an empty run (only a font): nothing to render
-        if src.get("html") == "true":
-            self.warn("pass-thru HTML in rich text rendered as plain text")
-        highlight = src.get("highlight")
+        highlight = None
+        if src.keys():
+            if src.get("html") == "true":
+                self.warn("pass-thru HTML in rich text rendered as plain text")
+            highlight = src.get("highlight")
+        if highlight not in _HIGHLIGHTS:  # no background: the font's cached template
+            if font is not None:
+                tmpl, levels = _WRAP_TEMPLATES.get(tuple(font.items())) or _wrap_template(font)
+                if tmpl is not None:
+                    outer = target = tmpl.__copy__()
+                    out.append(outer)
+                    for _ in range(levels - 1):
+                        target = target[0]
+                    self.inline(src, target, depth + levels)
+                    if target.text is None and not len(target):
+                        out.remove(outer)  # nothing rendered (e.g. only a nonxmlchar); no tail yet
+                    return
+            self.inline(src, out, depth + 1)
+            return
         if font is not None:
             get = font.get
             tags, style = _font_wrappers(get("name"), get("color"), get("size"), get("style"), highlight)
@@ -1112,7 +1297,7 @@ class _Renderer:
         bg = _color(src.get("bgcolor"))
         if bg and src.get("colorstyle") == "solid":
             css.append("background-color:" + bg)
-        table = _SubElement(out, "table", {"style": ";".join(css)})
+        table = _styled(out, "table", ";".join(css))
         bstyle = src.get("cellborderstyle")
         if bstyle not in _CELL_BORDER_STYLES:
             bstyle = "solid"
@@ -1136,7 +1321,7 @@ class _Renderer:
             for col in columns:
                 w = _length(col.get("width"))
                 if w is not None:
-                    _SubElement(colgroup, "col", {"style": "width:" + w[0]})
+                    _styled(colgroup, "col", "width:" + w[0])
                 else:
                     _SubElement(colgroup, "col")
         rowdisplay = src.get("rowdisplay")
@@ -1150,39 +1335,42 @@ class _Renderer:
                 _, fstyle = _font_wrappers(None, label_font.get("color"), label_font.get("size"), None, None)
                 if fstyle:
                     label_style += ";" + fstyle
-        for row in rows:
-            if tabbed:
-                label = row.get("tablabel")
-                if label:
-                    tr = _SubElement(table, "tr", {"class": "notes-tablabel"})
-                    th = _SubElement(tr, "th", {"colspan": str(max(ncols, 1)), "style": label_style})
-                    th.text = _clip(label, 500)
-            tr = _SubElement(table, "tr")
-            for cell in row:
-                tag = cell.tag
-                if tag.__class__ is not str or (_LOCAL.get(tag) or _localname(tag)) != "tablecell":
-                    continue
-                get = cell.get
-                attrs = {}
-                span = _int_attr(get("columnspan"), 1, 1000)
-                if span and span > 1:
-                    attrs["colspan"] = str(span)
-                    self.features["colspan"] += 1
-                span = _int_attr(get("rowspan"), 1, 10000)
-                if span and span > 1:
-                    attrs["rowspan"] = str(span)
-                    self.features["rowspan"] += 1
-                attrs["style"] = _cell_style(get("valign"), get("bgcolor"), get("borderwidth"), bstyle, bcolor)
-                td = _SubElement(tr, "td", attrs)
-                self.cell_level += 1
-                try:
-                    self.blocks(cell, td, depth + 3)
-                finally:
-                    self.cell_level -= 1
-                if td.text is None and not len(td):
-                    td.text = ""
-            if not len(tr):
-                table.remove(tr)
+        cells = _CELL_TEMPLATES
+        local = _LOCAL
+        blocks = self.blocks
+        self.cell_level += 1
+        try:
+            for row in rows:
+                if tabbed:
+                    label = row.get("tablabel")
+                    if label:
+                        tr = _SubElement(table, "tr", {"class": "notes-tablabel"})
+                        th = _SubElement(tr, "th", {"colspan": str(max(ncols, 1)), "style": label_style})
+                        th.text = _clip(label, 500)
+                tr = _SubElement(table, "tr")
+                for cell in row:
+                    tag = cell.tag
+                    if tag.__class__ is not str or (local.get(tag) or _localname(tag)) != "tablecell":
+                        continue
+                    key = (bstyle, bcolor, tuple(cell.items()))
+                    entry = cells.get(key)
+                    if entry is None:
+                        entry = _cell_template(cell, bstyle, bcolor)
+                        _cache_put(cells, key, entry)
+                    tmpl, colspan, rowspan = entry
+                    if colspan:
+                        self.features["colspan"] += 1
+                    if rowspan:
+                        self.features["rowspan"] += 1
+                    td = tmpl.__copy__()
+                    tr.append(td)
+                    blocks(cell, td, depth + 3)
+                    if td.text is None and not len(td):
+                        td.text = ""
+                if not len(tr):
+                    table.remove(tr)
+        finally:
+            self.cell_level -= 1
         if not len(table):
             table.text = ""
 
@@ -1302,6 +1490,9 @@ def _safe_item_name(item_name: str) -> str:
     return _XML_INVALID.sub("", str(item_name))
 
 
+_ROOTS: dict[str, Any] = {}  # item name -> read-only <div data-item> template
+
+
 def render_richtext(
     element: Any, *, item_name: str, attachments: Mapping[str, Attachment] | None = None
 ) -> RenderedRichText:
@@ -1312,7 +1503,11 @@ def render_richtext(
     """
     item_name = _safe_item_name(item_name)
     renderer = _Renderer(item_name, attachments)
-    root = _Element("div", {"data-item": item_name})
+    tmpl = _ROOTS.get(item_name)
+    if tmpl is None:
+        tmpl = _Element("div", {"data-item": item_name})
+        _cache_put(_ROOTS, item_name, tmpl)
+    root = tmpl.__copy__()
     try:
         renderer.blocks(element, root, 1)
     except Exception as exc:  # defensive: a renderer bug must not stop a migration

@@ -10,7 +10,7 @@ import sys
 from .conftest import database, document, unid
 
 CHILD = r"""
-import resource, sys
+import sys
 from notes2m365.dxl import iter_dxl
 from notes2m365.convert import convert_document
 n = total = 0
@@ -23,7 +23,9 @@ for doc in iter_dxl(sys.argv[1]):
             while chunk := f.read(1 << 20):
                 total += len(chunk)
     n += 1
-print(n, total, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+# VmHWM is this process's own peak; ru_maxrss would carry the parent's peak across exec on Linux
+hwm = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:"))
+print(n, total, hwm // 1024)
 """
 
 

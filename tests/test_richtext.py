@@ -989,3 +989,66 @@ def test_fuzz_random_trees(seed):
     assert not any("rendering failed" in w for w in r.warnings), r.warnings
     assert_safe(r.html)
     assert render_richtext(el, item_name="Body", attachments={}).html == r.html
+
+
+# -- fast paths and template caches ---------------------------------------------------------------
+
+FAST_RUNS = [
+    "<run><font size='10pt' name='Verdana'/>plain</run>",
+    "<run><font style='bold italic' color='navy' size='9pt' name='Calibri'/>b&amp;i &lt;x&gt;</run>",
+    "<run><font style='underline'/>no span</run>",
+    "<run><font color='system'/>no wrapper</run>",
+    "<run><font/>bare</run>",
+    "<run><font name='Arial'/></run>",
+]
+
+
+@both
+@pytest.mark.parametrize("run", FAST_RUNS)
+def test_fast_run_matches_general_path(run, ns):
+    """A comment child sends a run down the general path; the output must not change."""
+    fast = render(f"<par>a{run}<break/>{run}z</par>", ns)
+    slow_run = run.replace("</run>", "<!--c--></run>")
+    slow = render(f"<par>a{slow_run}<break/>{slow_run}z</par>", ns)
+    assert fast.html == slow.html and fast.warnings == slow.warnings
+    assert fast.features == slow.features
+
+
+def test_fast_paths_respect_run_attributes_and_text():
+    r = render("<par><run highlight='yellow'><font style='bold'/>h</run><run html='true'><font style='bold'/>x</run>"
+               "<run><font style='bold'/>t\tab</run><run><font style='bold'/>n\nl</run></par>")
+    assert r.html == ('<div data-item="Body"><div><span style="background-color:#ffff00"><b>h</b></span><b>x</b>'
+                      '<b>t<span style="white-space:pre">\t</span>ab</b><b>n l</b></div></div>')
+    assert r.warnings == ["pass-thru HTML in rich text rendered as plain text"]
+
+
+def test_rendered_trees_do_not_share_elements():
+    body = ("<pardef id='1' align='center'/><par def='1'><run><font style='bold' color='red'/>x</run></par>"
+            "<table><tablecolumn width='1in'/><tablerow><tablecell bgcolor='red'><par>c</par></tablecell></tablerow></table>")
+    first = render(body)
+    expected = first.html
+    for el in first.element.iter():
+        el.attrib.clear()
+        el.text = "changed"
+    first.element.append(etree.Element("p"))
+    assert render(body).html == expected
+
+
+def test_template_caches_cleared_when_full(monkeypatch):
+    import notes2m365.richtext as rt
+
+    caches = ("_WRAP_TEMPLATES", "_PARDEFS", "_STYLED", "_CELL_TEMPLATES", "_ROOTS")
+    for name in caches:
+        monkeypatch.setattr(rt, name, {})
+    monkeypatch.setattr(rt, "_CACHE_LIMIT", 2)
+    body = "".join(
+        f"<pardef id='{n}' leftmargin='{n / 4}in'/><par def='{n}'><run><font size='{n}pt' style='bold'/>s{n}</run></par>"
+        f"<table><tablecolumn width='{n}%'/><tablerow><tablecell bgcolor='#{n:06x}'><par>c{n}</par></tablecell>"
+        f"</tablerow></table>"
+        for n in range(8, 20)
+    )
+    html = render(body, item_name="Body").html
+    assert render(body, item_name="Other").html == html.replace('"Body"', '"Other"', 1)
+    assert all(0 < len(getattr(rt, name)) <= 2 for name in caches)
+    assert render(body).html == html
+    assert html.count("<b>") == 12 and 'style="font-size:19pt"' in html and 'background-color:#000013' in html
