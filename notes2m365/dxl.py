@@ -49,7 +49,12 @@ NOTE_TAGS = (
     "sharedcolumn", "fileresource", "stylesheetresource", "outline", "db2accessview",
 )
 _ITERPARSE_TAGS = ["{*}" + t for t in (*NOTE_TAGS, "database", "databaseinfo")]
-_NOTE_START_RE = re.compile(rb"<(?:[A-Za-z_][\w.-]{0,40}:)?(?:" + b"|".join(t.encode() for t in NOTE_TAGS) + rb")[\s>/]")
+#: A data note's start tag at the start of a line (where Domino writes every note).
+_RESUME_RE = re.compile(rb"[ \t\r]*<(?:[A-Za-z_][\w.-]{0,40}:)?(?:document|note)[\s>/]")
+_RESUME_LINE_RE = re.compile(rb"\n[ \t\r]*(<(?:[A-Za-z_][\w.-]{0,40}:)?(?:document|note)[\s>/])")
+_NOTE_TAG_RE = re.compile(rb"<(?:[A-Za-z_][\w.-]{0,40}:)?(?:document|note)[\s>/]")
+_UNID_ATTR_RE = re.compile(rb"""\bunid\s*=\s*['"]([0-9A-Fa-f]{32})['"]""")
+_ENCODING_RE = re.compile(rb"""^<\?xml[^>]*\bencoding\s*=\s*['"]([A-Za-z0-9._-]+)['"]""")
 
 
 @dataclass(slots=True)
@@ -102,9 +107,10 @@ class _FileReader:
         self.threshold = threshold
         self.spool_dir = spool_dir
         self.root_tag: str | None = None  # local name of the root
-        self.root_ns: str | None = None
+        self.root_qname: str | None = None  # as written (prefix:name)
+        self.root_nsmap: dict[str | None, str] = {}
+        self.resync_ok = _is_utf8(raw)
         self.seen_unids: dict[bytes, int] = {}
-        self.last_line = 0
 
     # -- passes ----------------------------------------------------------------
     def run(self) -> Iterator[NotesDocument | DocumentError]:
@@ -136,33 +142,52 @@ class _FileReader:
                 self.stats.errors += 1
                 yield DocumentError(self.name, line, None, f"not a readable DXL file: {reason}", fatal=True)
                 return
-            unid, noteid = note_ids(current) if current is not None else (None, None)
-            resume = None
-            if self.root_tag == "database":
-                resume = self._find_resume(error, line, pass_.current_line if current is not None else None, offset)
+            can_resync = self.root_tag == "database" and self.resync_ok
+            doc_line = pass_.current_line if current is not None else None
             if current is not None:
+                unid, noteid = note_ids(current)
                 self.stats.errors += 1
                 yield DocumentError(
-                    self.name, pass_.current_line or line, unid,
-                    (f"malformed XML at line {line}: {reason}" if line and line >= (pass_.current_line or 0)
+                    self.name, doc_line or line, unid,
+                    (f"malformed XML at line {line}: {reason}" if line and line >= (doc_line or 0)
                      else f"malformed XML: {reason}"), noteid=noteid,
                 )
-            if resume is None:
+            elif line is not None:
+                # The error lies outside any started note: in the start tag of a note that
+                # never started (a bad attribute), or between notes.  Either way it is reported.
+                orphan = self._note_start_on_line(line) if can_resync else None
                 self.stats.errors += 1
-                yield DocumentError(
-                    self.name, line, None,
-                    f"file unreadable from line {line} ({reason}); "
-                    f"{self.stats.documents} document(s) read before the break",
-                    fatal=True,
-                )
+                if orphan is not None:
+                    yield DocumentError(self.name, line, orphan or None, f"malformed XML at line {line}: {reason}")
+                else:
+                    yield DocumentError(self.name, line, None, f"malformed XML at line {line}, outside any document: {reason}")
+            resume = None
+            if can_resync:
+                after = doc_line if doc_line is not None else line
+                resume = self._find_resume(after, offset) if after is not None else None
+            if resume is None:
+                # Silent only when the broken note was the last one; otherwise the rest is reported.
+                rest = self._note_starts_from(doc_line or line or 1) - (1 if current is not None else 0)
+                if current is None or "ends early" in reason or rest > 0:
+                    self.stats.errors += 1
+                    yield DocumentError(
+                        self.name, line, None,
+                        f"file unreadable from line {line} ({reason}); "
+                        f"{self.stats.documents} document(s) read before the break"
+                        + ("; the documents after it could not be read" if rest > 0 else ""),
+                        fatal=True,
+                    )
                 return
             self.stats.resyncs += 1
             offset, line_base = resume
             prefix = self._root_prefix()
 
     def _root_prefix(self) -> bytes:
-        ns = f" xmlns='{self.root_ns}'" if self.root_ns else ""
-        return f"<?xml version='1.0' encoding='utf-8'?><{self.root_tag}{ns}>".encode()
+        """A synthetic root start tag (same name and namespace declarations) to parse on from a note."""
+        decls = "".join(
+            f" xmlns:{p}='{uri}'" if p else f" xmlns='{uri}'" for p, uri in sorted(self.root_nsmap.items(), key=lambda kv: kv[0] or "")
+        )
+        return f"<?xml version='1.0' encoding='utf-8'?><{self.root_qname}{decls}>".encode()
 
     def _line_offset(self, line: int) -> int | None:
         """Byte offset of the start of a 1-based line."""
@@ -184,47 +209,58 @@ class _FileReader:
             return pos + idx + 1
         return pos
 
-    def _find_resume(self, error: etree.XMLSyntaxError, line: int | None, doc_line: int | None, floor: int) -> tuple[int, int] | None:
-        """Byte offset and line number of the next top-level note after the broken one.
-
-        Searches from the error position when it lies inside or after the
-        document being read; otherwise (errors reported at a bogus position,
-        e.g. entity amplification) from the start of that document's line,
-        skipping its own start tag.  Never goes back to or before ``floor``.
-        """
-        skip = 0
-        start: int | None = None
-        if line is not None and (doc_line is None or line >= doc_line):
-            base = self._line_offset(line)
-            if base is not None:
-                column = error.position[1] if error.position else 1
-                start = base + max(column - 1, 0)
-        if start is None and doc_line is not None:
-            start = self._line_offset(doc_line)
-            skip = 1
+    def _note_start_on_line(self, line: int) -> str | None:
+        """``""`` or the UNID found, when a data note's start tag begins on ``line``; else ``None``."""
+        start = self._line_offset(line)
         if start is None:
             return None
-        start = max(start, floor + 1)
         self.raw.seek(start)
-        carry = b""
-        base = start
-        skipped = -1
+        head = self.raw.read(8192)
+        m = _RESUME_RE.match(head)
+        if m is None:
+            return None
+        u = _UNID_ATTR_RE.search(head, m.end())
+        return u.group(1).decode("ascii").upper() if u else ""
+
+    def _note_starts_from(self, line: int) -> int:
+        """How many data-note start tags the file holds from the start of ``line`` to its end."""
+        start = self._line_offset(line)
+        if start is None:
+            return 0
+        self.raw.seek(start)
+        count, carry = 0, b""
+        while chunk := self.raw.read(1 << 20):
+            buf = carry + chunk
+            cut = max(0, len(buf) - 64)  # a tag split across reads is counted in the next round
+            count += sum(1 for m in _NOTE_TAG_RE.finditer(buf) if m.start() < cut)
+            carry = buf[cut:]
+        return count + sum(1 for _ in _NOTE_TAG_RE.finditer(carry))
+
+    def _find_resume(self, after_line: int, floor: int) -> tuple[int, int] | None:
+        """Byte offset and line number of the first data note starting a line after ``after_line``.
+
+        Domino starts every note on a line of its own, so resynchronising on line
+        starts never lands inside the broken note, never goes back, and cannot
+        report a document twice.  (A file written on a single line is not
+        resynchronised: the rest of it is reported as unreadable.)
+        """
+        start = self._line_offset(after_line + 1)
+        if start is None or start <= floor:
+            return None
+        self.raw.seek(start)
+        carry = b"\n"
+        base = start - 1  # offset of carry[0] (the newline that ends after_line)
         while True:
             chunk = self.raw.read(1 << 20)
             if not chunk:
                 return None
             buf = carry + chunk
-            for m in _NOTE_START_RE.finditer(buf):
-                found = base + m.start()
-                if found <= skipped:
-                    continue
-                if skip:
-                    skip -= 1
-                    skipped = found
-                    continue
+            m = _RESUME_LINE_RE.search(buf)
+            if m:
+                found = base + m.start(1)
                 self.raw.seek(0)
                 return found, _count_newlines(self.raw, found)
-            carry = buf[-64:]
+            carry = buf[-256:]  # a start tag split across reads is found in the next round
             base += len(buf) - len(carry)
 
     # -- helpers used by passes ------------------------------------------------
@@ -234,6 +270,17 @@ class _FileReader:
         if first is None:
             self.seen_unids[key] = line
         return first
+
+
+def _is_utf8(raw: IO[bytes]) -> bool:
+    """Resynchronising restarts on raw bytes with a UTF-8 prefix: only for UTF-8 (or ASCII) files."""
+    raw.seek(0)
+    head = raw.read(256)
+    raw.seek(0)
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in head[:4]:
+        return False
+    m = _ENCODING_RE.match(head.lstrip(b"\xef\xbb\xbf"))
+    return m is None or m.group(1).lower() in (b"utf-8", b"utf8", b"us-ascii", b"ascii")
 
 
 def _count_newlines(raw: IO[bytes], upto: int) -> int:
@@ -337,7 +384,8 @@ class _Pass:
         stats = self.owner.stats
         local = local_name(el.tag)
         self.owner.root_tag = local
-        self.owner.root_ns = el.tag[1:].partition("}")[0] if el.tag.startswith("{") else None
+        self.owner.root_qname = f"{el.prefix}:{local}" if el.prefix else local
+        self.owner.root_nsmap = dict(el.nsmap)
         stats.root = local
         stats.version = el.get("version")
         if el.get("maintenanceversion"):

@@ -31,7 +31,7 @@ from .model import (
 )
 from .spool import DivertingReader
 
-UNID_RE = re.compile(r"^[0-9A-Fa-f]{32}$")
+UNID_RE = re.compile(r"[0-9A-Fa-f]{32}\Z")  # used with match(): anchored at both ends
 _FLAG_SET = frozenset(ITEM_FLAGS)
 _NO_FLAGS: frozenset[str] = frozenset()
 _TAG_LOCAL: dict[str, str] = {}  # "{ns}text" -> "text", filled as tags are met
@@ -296,12 +296,13 @@ def _attachment(file_el: Any, doc: NotesDocument, diverter: DivertingReader) -> 
             token = child.text or ""
             spool = diverter.take(token)
             if spool is None and token.strip():
-                raise DxlDocumentError(f"attachment {name!r}: attachment data could not be read", child.sourceline)
+                # Not diverted (a UTF-16 file, whose bytes the scanner cannot see): decode the text.
+                spool = diverter.spool_text(token)
             if spool is not None and spool.error:
                 spool.close()
                 raise DxlDocumentError(f"attachment {name!r}: {spool.error}", child.sourceline)
     declared = file_el.get("size")
-    declared_size = int(declared) if declared and declared.isdigit() else None
+    declared_size = int(declared) if declared and declared.isascii() and declared.isdigit() else None
     flags = tuple((file_el.get("flags") or "").split())
     attachment = Attachment(
         name=name,

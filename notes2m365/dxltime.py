@@ -15,9 +15,9 @@ from functools import lru_cache
 from .model import NotesDateTime
 
 _DATETIME_RE = re.compile(
-    r"""^(?:(?P<y>\d{4})(?P<mo>\d{2})(?P<d>\d{2}))?
-        (?:T(?P<h>\d{2})(?P<mi>\d{2})(?P<s>\d{2})(?:[,.](?P<f>\d{1,6}))?)?
-        (?:(?P<z>Z)|(?P<sign>[+-])(?P<oh>\d{2})(?P<om>\d{2})?)?$""",
+    r"""^(?:(?P<y>[0-9]{4})(?P<mo>[0-9]{2})(?P<d>[0-9]{2}))?
+        (?:T(?P<h>[0-9]{2})(?P<mi>[0-9]{2})(?P<s>[0-9]{2})(?:[,.](?P<f>[0-9]{1,6}))?)?
+        (?:(?P<z>Z)|(?P<sign>[+-])(?P<oh>[0-9]{2})(?P<om>[0-9]{2})?)?\Z""",
     re.VERBOSE,
 )
 

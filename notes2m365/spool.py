@@ -162,6 +162,15 @@ class DivertingReader:
         except (ValueError, KeyError):
             return None
 
+    def spool_text(self, text: str) -> Spool:
+        """Decode base64 that reached lxml as text (inputs the byte scanner cannot see)."""
+        spool_file = tempfile.SpooledTemporaryFile(max_size=self._threshold, dir=self._spool_dir, prefix="n2m-")
+        spool = Spool(-1, spool_file)  # standalone: the scanner may have a spool of its own open
+        data = text.encode("ascii", "replace")
+        spool.feed(data.translate(None, _WS))
+        spool.finish()
+        return spool
+
     def discard_through(self, spool_id: int) -> None:
         """Close spools up to ``spool_id`` that nobody claimed (design notes, failed documents)."""
         for key in [k for k in self.spools if k <= spool_id]:

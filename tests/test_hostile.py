@@ -15,7 +15,7 @@ import time
 from notes2m365.dxl import ReadStats, iter_dxl
 from notes2m365.model import DocumentError, NotesDocument
 
-from .conftest import database, document, unid, write
+from .conftest import NS, database, document, unid, write
 
 SECRET = "TOP-SECRET-CONTENT-4711"
 
@@ -197,3 +197,88 @@ def test_unknown_root_is_reported_not_crashed(tmp_path):
     path = write(tmp_path, "<?xml version='1.0'?><html><body>hello</body></html>")
     docs, errors, stats = read(path)
     assert not docs and errors[0].fatal and "not a DXL file: the root element is <html>" in errors[0].message
+
+
+# -- found by review: resynchronisation and odd encodings ----------------------------------------
+
+BAD = "<item name='a'><text>x<</text></item>"  # a syntax error inside a document
+
+
+def test_error_in_a_start_tag_is_reported_not_lost(tmp_path):
+    data = database(document(1) + document(2, extra_attrs=" a='1' a='2'") + document(3))
+    docs, errors, _ = read(write(tmp_path, data))
+    assert [d.unid for d in docs] == [unid(1), unid(3)]
+    assert len(errors) == 1 and errors[0].unid == unid(2) and errors[0].line == 5
+
+
+def test_missing_end_tag_does_not_lose_later_documents(tmp_path):
+    data = database(document(1) + document(2).replace("</document>", "") + document(3) + document(4) + document(5))
+    docs, errors, _ = read(write(tmp_path, data))
+    assert [d.unid for d in docs] == [unid(1), unid(3), unid(4), unid(5)]
+    assert [e.unid for e in errors] == [unid(2)]
+
+
+def test_error_in_the_last_document_is_reported_once(tmp_path):
+    docs, errors, _ = read(write(tmp_path, database(document(1) + document(2) + document(3, BAD))))
+    assert [d.unid for d in docs] == [unid(1), unid(2)] and [e.unid for e in errors] == [unid(3)]
+
+
+def test_two_broken_documents_in_a_row(tmp_path):
+    data = database(document(1) + document(2, BAD) + document(3, BAD) + document(4))
+    docs, errors, _ = read(write(tmp_path, data))
+    assert [d.unid for d in docs] == [unid(1), unid(4)] and [e.unid for e in errors] == [unid(2), unid(3)]
+
+
+def test_attachment_before_an_error_keeps_line_numbers_and_documents(tmp_path):
+    att = ("<item name='$FILE'><object><file hosttype='msdos' name='a.bin'><created><datetime>20240101T120000,00+01"
+           "</datetime></created><modified><datetime>20240101T120000,00+01</datetime></modified><filedata>\n"
+           + "QUFB\n" * 5000 + "</filedata></file></object></item>")
+    data = database(document(1, att) + document(2) + document(3, BAD) + document(4))
+    docs, errors, _ = read(write(tmp_path, data))
+    assert [d.unid for d in docs] == [unid(1), unid(2), unid(4)] and [e.unid for e in errors] == [unid(3)]
+    text = data.decode()
+    assert docs[2].line == text[: text.index(f"unid='{unid(4)}'")].count("\n") + 1
+
+
+def test_prefixed_root_resynchronises(tmp_path):
+    body = (document(1) + document(2, BAD) + document(3)).replace("<document", "<dxl:document") \
+        .replace("</document>", "</dxl:document>").replace("<noteinfo", "<dxl:noteinfo").replace("</noteinfo>", "</dxl:noteinfo>") \
+        .replace("<item", "<dxl:item").replace("</item>", "</dxl:item>").replace("<text>", "<dxl:text>").replace("</text>", "</dxl:text>") \
+        .replace("<created>", "<dxl:created>").replace("</created>", "</dxl:created>").replace("<modified>", "<dxl:modified>") \
+        .replace("</modified>", "</dxl:modified>").replace("<datetime", "<dxl:datetime").replace("</datetime>", "</dxl:datetime>")
+    xml = f"<?xml version='1.0'?>\n<dxl:database xmlns:dxl='{NS}' replicaid='C1257A2B0034F00D'>\n{body}</dxl:database>\n"
+    docs, errors, _ = read(write(tmp_path, xml))
+    assert [d.unid for d in docs] == [unid(1), unid(3)] and [e.unid for e in errors] == [unid(2)]
+
+
+def test_non_ascii_digits_in_a_size_attribute(tmp_path):
+    att = ("<item name='$FILE'><object><file name='a' size='\u00b2'><created><datetime/></created><modified><datetime/>"
+           "</modified><filedata>aGk=</filedata></file></object></item>")
+    docs, errors, _ = read(write(tmp_path, database(document(1, att))))
+    assert not errors and docs[0].attachments[0].declared_size is None and docs[0].attachments[0].read_bytes() == b"hi"
+
+
+def test_utf16_file_with_an_attachment(tmp_path):
+    att = ("<item name='$FILE'><object><file name='a.txt'><created><datetime/></created><modified><datetime/></modified>"
+           "<filedata>aGVsbG8=</filedata></file></object></item>")
+    text = database(document(1, att) + document(2)).decode().replace("encoding='utf-8'", "encoding='utf-16'")
+    path = tmp_path / "u16.dxl"
+    path.write_bytes(text.encode("utf-16"))
+    docs, errors, _ = read(path)
+    assert not errors and [d.unid for d in docs] == [unid(1), unid(2)]
+    assert docs[0].attachments[0].read_bytes() == b"hello"
+
+
+def test_error_between_documents_is_reported(tmp_path):
+    data = database(document(1) + "<junk a='1' a='2'/>\n" + document(2))
+    docs, errors, _ = read(write(tmp_path, data))
+    assert [d.unid for d in docs] == [unid(1), unid(2)]
+    assert len(errors) == 1 and errors[0].unid is None and "outside any document" in errors[0].message
+
+
+def test_single_line_file_reports_what_it_cannot_resynchronise(tmp_path):
+    body = (document(1) + document(2, BAD) + document(3) + document(4)).replace("\n", "")
+    docs, errors, _ = read(write(tmp_path, database(body)))
+    assert [d.unid for d in docs] == [unid(1)]
+    assert errors[0].unid == unid(2)
+    assert errors[-1].fatal and "documents after it could not be read" in errors[-1].message
