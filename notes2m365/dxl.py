@@ -14,11 +14,14 @@ Memory: every top-level note is cleared and unlinked once handled; rich-text
 elements are detached and handed over with the document; ``<filedata>`` base64
 never reaches lxml (see :mod:`notes2m365.spool`).
 
-Recovery: an XML syntax error (invalid UTF-8, a broken tag) makes libxml2 stop.
-The reader reports the document being read, then resynchronises on the next
-top-level note after the error position and parses on from there, so that the
-good documents after a bad one are still read.  A file that ends early reports
-how many documents were read before the break.
+Recovery: an XML syntax error (invalid UTF-8, a broken tag, a missing end tag)
+makes libxml2 stop.  The reader reports the document being read (or the
+broken start tag, or the junk between notes), then resynchronises on the next
+data note that starts a line after it -- Domino writes every note on a line of
+its own -- and parses on from there with a synthetic root, so that the good
+documents after a bad one are still read, with their own line numbers.  A file
+that ends early, or cannot be resynchronised (UTF-16, everything on one line),
+reports how many documents were read before the break.
 """
 
 from __future__ import annotations
