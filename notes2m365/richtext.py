@@ -732,26 +732,7 @@ class _Renderer:
                     else:
                         if lists:
                             lists.clear()
-                        # self.par(child, out, depth, pd), inlined
-                        tmpl = pd.div
-                        if tmpl is None:
-                            div = _SubElement(out, "div")
-                        else:
-                            div = tmpl.__copy__()
-                            out.append(div)
-                        if len(child):
-                            self.inline(child, div, depth + 1)
-                            if div.text is None and not len(div):
-                                _SubElement(div, "br")
-                        else:  # text only (the common case)
-                            text = child.text
-                            if text and "\n" not in text and "\t" not in text and "\r" not in text:
-                                div.text = text
-                            else:
-                                if text:
-                                    _emit_text(div, text)
-                                if div.text is None and not len(div):
-                                    _SubElement(div, "br")
+                        self.par(child, out, depth, pd)
                 elif name == "pardef":
                     pardefs[child.get("id") or ""] = _parse_pardef(child, 0.0 if self.cell_level else 1.0)
                 elif name in _NOOP:
