@@ -186,6 +186,8 @@ def _build_item(el: Any, doc: NotesDocument, diverter: DivertingReader) -> Item:
             _TAG_LOCAL[tag] = vtype
     if vtype == "text":  # the most common value: no further dispatch
         return Item(name, "text", [_plain_text(value_el)], flags)
+    if vtype in _LEAF_VALUES and len(value_el):
+        _no_entities(value_el)  # their text is read from .text: a child would be silently cut off
     vtype = value_el.tag.rpartition("}")[2]
     item = Item(name, "empty", [], flags)
     if vtype == "text":
@@ -242,6 +244,15 @@ def _build_item(el: Any, doc: NotesDocument, diverter: DivertingReader) -> Item:
         item.type = "text"
         item.values = ["".join(value_el.itertext())]
     return item
+
+
+_LEAF_VALUES = frozenset({"number", "rawitemdata", "itemdata", "datetime"})
+
+
+def _no_entities(el: Any) -> None:
+    for child in el.iter():
+        if isinstance(child, etree._Entity):
+            raise DxlDocumentError(f"entity reference {child.text} is not allowed in DXL", child.sourceline)
 
 
 def _raw_item(el: Any, legacy: bool, name: str) -> RawItemData:

@@ -282,3 +282,12 @@ def test_single_line_file_reports_what_it_cannot_resynchronise(tmp_path):
     assert [d.unid for d in docs] == [unid(1)]
     assert errors[0].unid == unid(2)
     assert errors[-1].fatal and "documents after it could not be read" in errors[-1].message
+
+
+def test_entity_inside_a_number_or_raw_item_fails_the_document(tmp_path):
+    doctype = "<!DOCTYPE database [<!ENTITY e '1'>]>"
+    body = (document(1, "<item name='N'><number>1&e;</number></item>") + document(2)
+            + document(3, "<item name='R'><rawitemdata type='4'>AQB2&e;</rawitemdata></item>"))
+    docs, errors, _ = read(write(tmp_path, database(body, doctype=doctype)))
+    assert [d.unid for d in docs] == [unid(2)]
+    assert [e.unid for e in errors] == [unid(1), unid(3)] and all("entity" in e.message for e in errors)
