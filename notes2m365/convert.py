@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 TYPE_COMPOSITE = 0x1
 #: Items holding encrypted data of a sealed document.
 SEAL_ITEMS = ("$Seal", "$SealData", "$Seal2")
+_SEAL_NAMES = frozenset(n.lower() for n in SEAL_ITEMS)
 
 
 @dataclass(slots=True)
@@ -97,7 +98,7 @@ def convert_document(doc: NotesDocument) -> ConvertedDocument:
             out.mime_files = list(build.used_files)
             out.features["mime"] += 1
             out.warnings.extend(f"MIME: {w}" for w in out.message.warnings)
-    if any(doc.get(name) is not None for name in SEAL_ITEMS):
+    if any(item.name.lower() in _SEAL_NAMES for item in doc.items):
         out.features["encrypted"] += 1
         out.warnings.append("the document is encrypted: encrypted items cannot be read from DXL")
     return out

@@ -66,6 +66,7 @@ def build_document(el: Any, local: str, file: str, line: int | None, replica_id:
         doc.parent_unid = parent.upper()
     doc.response = get("response") == "true"
     doc.conflict = get("conflict") == "true"
+    special: dict[str, Item] = {}
     for child in el:
         tag = child.tag
         if not isinstance(tag, str):
@@ -76,6 +77,8 @@ def build_document(el: Any, local: str, file: str, line: int | None, replica_id:
         if name == "item":
             item = _build_item(child, doc, diverter)
             doc.items.append(item)
+            if item.name[:1] in ("$", "F", "f"):  # Form, $REF, $Revisions: remembered as they pass (first one wins)
+                special.setdefault(item.name.lower(), item)
         elif name == "noteinfo":
             _noteinfo(child, doc)
         elif name == "updatedby":
@@ -85,18 +88,18 @@ def build_document(el: Any, local: str, file: str, line: int | None, replica_id:
         elif name == "mime":
             doc.mime = MimeContent(_plain_text(child))
     if doc.form is None:
-        form = doc.get("Form")
+        form = special.get("form")
         if form is not None and form.values:
             doc.form = str(form.values[0])
     if doc.parent_unid is None:
-        ref = doc.get("$REF")
+        ref = special.get("$ref")
         if ref is not None:
             if ref.raw is not None and ref.raw.unids:
                 doc.parent_unid = ref.raw.unids[0]
             elif ref.values and isinstance(ref.values[0], str) and UNID_RE.match(ref.values[0]):
                 doc.parent_unid = ref.values[0].upper()
     if not doc.revisions:
-        revs = doc.get("$Revisions")
+        revs = special.get("$revisions")
         if revs is not None:
             doc.revisions = [v for v in revs.values if isinstance(v, NotesDateTime)]
     return doc

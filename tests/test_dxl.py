@@ -208,3 +208,9 @@ def test_domino_wrapped_tags(tmp_path):
     items = "<item name='X'><text\n>value</text></item><item name='D'><datetime\n>20210610T210751,59+00</datetime></item>"
     d = read(write(tmp_path, database(document(1, items))))[0][0]
     assert d.text("X") == "value" and d.get("D").value.kind == "datetime"
+
+
+def test_item_with_an_empty_name_is_kept(tmp_path):
+    d = read(write(tmp_path, database(document(1, "<item name=''><text>x</text></item><item name='Form'><text>F</text></item>"),
+                                      ).replace(b"form='Memo'", b"")))[0][0]
+    assert d.items[0].name == "" and d.form == "F"
