@@ -2,9 +2,13 @@
 
     Notes2M365Error
     ├── ConfigError(ValueError)       bad command line, job or mapping file   -> exit 2
-    └── SourceError                   a DXL input problem
-        ├── DxlFileError              the file cannot be read at all (missing, not XML)
-        └── DxlDocumentError          one document is malformed; reading goes on
+    ├── SourceError                   a DXL input problem
+    │   ├── DxlFileError              the file cannot be read at all (missing, not XML)
+    │   └── DxlDocumentError          one document is malformed; reading goes on
+    └── EmulatorHttpError             the Graph emulator answers a request with a Graph error
+
+``EmulatorHttpError`` never leaves the emulator: its handlers raise it and the
+server turns it into Graph's JSON error shape.
 
 Reading never raises for a single bad document: the reader yields a
 :class:`notes2m365.model.DocumentError` record instead, so that every
@@ -45,3 +49,14 @@ class DxlDocumentError(SourceError):
         self.message = message
         self.line = line
         super().__init__(message)
+
+
+class EmulatorHttpError(Notes2M365Error):
+    """A Graph error answer of the emulator: HTTP status, Graph ``error.code`` and message."""
+
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = dict(headers or {})
+        super().__init__(f"{status} {code}: {message}")
