@@ -155,6 +155,7 @@ class _Parser:
                 self.expect(":")
                 body = self.or_expr()
                 self.expect(")")
+                _check_id_comparisons(body, var)
                 return ("lambda", quantifier.lower(), collection, var, body)
             if low not in FUNCTIONS:
                 raise invalid_filter(f"unknown function '{text}'")
@@ -172,6 +173,18 @@ class _Parser:
             self.i += 1
             return ("type", tok[1])
         return self.or_expr()
+
+
+def _check_id_comparisons(node: tuple, var: str) -> None:
+    """Inside an extended-property lambda, ``ep/id`` may only be compared with ``eq``
+    (DC:api/singlevaluelegacyextendedproperty-get.md)."""
+    if node[0] in ("and", "or"):
+        _check_id_comparisons(node[1], var)
+        _check_id_comparisons(node[2], var)
+    elif node[0] == "not":
+        _check_id_comparisons(node[1], var)
+    elif node[0] == "cmp" and node[1] != "eq" and (f"{var}/id" in (node[2][1:2] + node[3][1:2])):
+        raise invalid_filter("an extended property id can only be compared with 'eq'")
 
 
 def parse_filter(text: str) -> tuple:

@@ -106,8 +106,11 @@ class Router:
 
     def add(self, method: str, template: str, handler: Handler, budget: Budget = "none", many: bool = False) -> None:
         """``template`` uses ``{name}`` for one path segment and ``{name:path}`` for the rest."""
-        regex = re.sub(r"\{(\w+):path\}", r"(?P<\1>.+)", template)
-        regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", regex)
+        regex = ""
+        for literal, name, rest in re.findall(r"([^{]*)(?:\{(\w+)(:path)?\})?", template):
+            regex += re.escape(literal)
+            if name:
+                regex += f"(?P<{name}>.+)" if rest else f"(?P<{name}>[^/]+)"
         self.routes.append(Route(method, re.compile(f"^{regex}$", re.IGNORECASE), handler, budget, many))
 
     def match(self, method: str, path: str) -> tuple[Route, dict[str, str]]:

@@ -14,6 +14,7 @@ import asyncio
 import logging
 import socket
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import uvicorn
@@ -39,8 +40,9 @@ class _QuietDrops(logging.Filter):
         return not (record.exc_info and isinstance(record.exc_info[1], ConnectionDropped))
 
 
-def build_app(emulator: Emulator) -> Starlette:
-    """The ASGI application serving ``emulator``."""
+def build_app(emulator: Emulator | Callable[[], Emulator]) -> Starlette:
+    """The ASGI application serving ``emulator`` (or whichever one ``emulator()`` returns per request)."""
+    current: Callable[[], Emulator] = emulator if callable(emulator) else (lambda: emulator)
 
     async def graph(request: Request) -> Response:
         raw_target = request.scope.get("raw_path", request.url.path.encode()).decode("latin-1")
@@ -50,7 +52,7 @@ def build_app(emulator: Emulator) -> Starlette:
         req = GraphRequest.from_target(request.method, path + ("?" + query if query else ""),
                                        dict(request.headers), await request.body(), base_url=base,
                                        app_id=_app_id(request.headers.get("authorization", "")))
-        outcome = await emulator.handle(req)
+        outcome = await current().handle(req)
         body, content_type = outcome.response.encoded()
         headers = dict(outcome.response.headers)
         if content_type:
@@ -63,13 +65,13 @@ def build_app(emulator: Emulator) -> Starlette:
         return await graph(request)
 
     async def health(request: Request) -> Response:
-        return JSONResponse({"status": "ok", "store": emulator.store.path})
+        return JSONResponse({"status": "ok", "store": current().store.path})
 
     async def request_log(request: Request) -> Response:
-        return JSONResponse({"value": list(emulator.requests.entries)})
+        return JSONResponse({"value": list(current().requests.entries)})
 
     async def invitations(request: Request) -> Response:
-        return JSONResponse({"value": [public(i) for i in emulator.store.all("invitation")]})
+        return JSONResponse({"value": [public(i) for i in current().store.all("invitation")]})
 
     routes = [
         Route("/_emulator/health", health),
@@ -125,18 +127,28 @@ class BackgroundEmulator:
     def __init__(self, config: EmulatorConfig | None = None, **kw: Any) -> None:
         self.config = config or EmulatorConfig()
         self.emulator = Emulator(self.config, **kw)
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY on accepted connections only for sockets
+        # whose proto is IPPROTO_TCP; with proto 0 every answer waits ~40 ms on Nagle + delayed ACK.
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind((self.config.host, 0 if self.config.port in (0, 8765) else self.config.port))
         self.port = self._sock.getsockname()[1]
         self.root_url = f"http://{self.config.host}:{self.port}"
         self.base_url = self.root_url + GRAPH_PREFIX
-        self._server = uvicorn.Server(_uvicorn_config(build_app(self.emulator), self.config, "error"))
+        self._server = uvicorn.Server(_uvicorn_config(build_app(lambda: self.emulator), self.config, "error"))
         self._server.config.port = self.port
         self._thread = threading.Thread(target=self._run, name="graph-emulator", daemon=True)
 
     def _run(self) -> None:
         asyncio.run(self._server.serve(sockets=[self._sock]))
+
+    def reset(self, config: EmulatorConfig | None = None, **kw: Any) -> "BackgroundEmulator":
+        """Serve a fresh emulator (new store, limits and counters) on the same port."""
+        old = self.emulator
+        self.config = config or EmulatorConfig()
+        self.emulator = Emulator(self.config, **kw)
+        old.close()
+        return self
 
     def start(self) -> "BackgroundEmulator":
         self._thread.start()

@@ -17,10 +17,16 @@ def config() -> EmulatorConfig:
     return EmulatorConfig()
 
 
+@pytest.fixture(scope="session")
+def _server():
+    with BackgroundEmulator() as server:
+        yield server
+
+
 @pytest.fixture
-def emulator(config: EmulatorConfig):
-    with BackgroundEmulator(config) as emu:
-        yield emu
+def emulator(_server: BackgroundEmulator, config: EmulatorConfig) -> BackgroundEmulator:
+    """The session's server, now serving a fresh emulator built from ``config``."""
+    return _server.reset(config)
 
 
 @pytest.fixture
