@@ -65,6 +65,18 @@ class Switches:
     reject_empty_internet_headers: bool = True
     # §5.4: list view threshold; a non-indexed filter with the Prefer header fails above it.
     list_view_threshold: int = 5000
+    # §3.2: at most 3 emailAddresses per contact (the Outlook slots) is UNCONFIRMED; 0 = no limit.
+    contact_email_limit: int = 3
+    # §5.4: status of that failure; Graph was seen answering 429 (msgraph-sdk-dotnet#827), SharePoint REST 500.
+    list_threshold_status: int = 429
+    # §5.3: Created/Modified/Author/Editor believed not settable through Graph fields: refuse them.
+    list_item_authorship_writable: bool = False
+    # §5.2: whether Graph enforces `required` on item writes is UNCONFIRMED; enforcing is the safe side.
+    enforce_required_columns: bool = True
+    # SharePoint wants a column indexed before it enforces unique values; through Graph UNCONFIRMED.
+    unique_requires_index: bool = True
+    # §6: each upload-session fragment must be smaller than 60 MiB (DC:api/driveitem-createuploadsession.md).
+    drive_upload_chunk_limit: int = 60 * MB
 
 
 @dataclass

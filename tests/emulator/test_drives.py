@@ -1,0 +1,294 @@
+"""Drives, drive items, simple upload and upload sessions of the emulator over raw HTTP (graph-semantics §6, §11.12)."""
+
+from __future__ import annotations
+
+import base64
+import time
+from urllib.parse import quote
+
+import pytest
+
+from notes2m365.emulator import EmulatorConfig, Switches
+from notes2m365.emulator.drives import quick_xor_hash
+
+from .conftest import error_code
+
+SITE = "/sites/acme.sharepoint.com:/sites/teamroom:"
+K320 = 327_680
+
+
+@pytest.fixture
+def config() -> EmulatorConfig:
+    # Small limits so that no test needs big payloads: simple upload 1000 bytes, fragments < 3 x 320 KiB.
+    return EmulatorConfig(switches=Switches(drive_simple_upload_limit=1000, drive_upload_chunk_limit=3 * K320))
+
+
+@pytest.fixture
+def drive(graph) -> str:
+    return graph.get(f"{SITE}/drive").json()["id"]
+
+
+def put(graph, drive, path, data=b"hello", **params):
+    return graph.put(f"/drives/{drive}/root:/{quote(path)}:/content", content=data, params=params)
+
+
+def session(graph, drive, path, item=None, **body):
+    r = graph.post(f"/drives/{drive}/root:/{path}:/createUploadSession", json={"item": item or {}, **body})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def chunk(anon, url, data, first, total):
+    return anon.put(url, content=data, headers={"Content-Range": f"bytes {first}-{first + len(data) - 1}/{total}"})
+
+
+def test_site_drive_and_drives(graph, drive):
+    assert drive.startswith("b!")
+    assert graph.get(f"/drives/{drive}").json()["driveType"] == "documentLibrary"
+    assert drive in [d["id"] for d in graph.get(f"{SITE}/drives").json()["value"]]
+
+
+def test_root_item(graph, drive):
+    root = graph.get(f"/drives/{drive}/root").json()
+    assert "folder" in root and root["parentReference"]["driveId"] == drive
+
+
+def test_simple_upload_creates_201_then_replaces_200(graph, drive):
+    first = put(graph, drive, "a.txt", b"one")
+    assert first.status_code == 201
+    again = put(graph, drive, "a.txt", b"second")
+    assert again.status_code == 200 and again.json()["id"] == first.json()["id"] and again.json()["size"] == 6
+
+
+def test_drive_item_shape(graph, drive):
+    item = put(graph, drive, "x/y/report.pdf", b"%PDF").json()
+    assert item["id"].startswith("01") and len(item["id"]) == 34 and item["id"].isupper()
+    assert item["file"]["mimeType"] == "application/pdf"
+    assert item["file"]["hashes"]["quickXorHash"] == quick_xor_hash(b"%PDF")
+    assert item["parentReference"]["path"] == f"/drives/{drive}/root:/x/y"
+    assert item["parentReference"]["driveType"] == "documentLibrary"
+    assert {"eTag", "cTag", "webUrl", "fileSystemInfo", "createdDateTime", "lastModifiedDateTime"} <= set(item)
+
+
+def test_quick_xor_hash_of_empty_is_zero():
+    assert base64.b64decode(quick_xor_hash(b"")) == bytes(20)
+
+
+def test_upload_creates_missing_folders(graph, drive):
+    put(graph, drive, "deep/er/f.txt")
+    assert graph.get(f"/drives/{drive}/root:/deep/er").json()["folder"]["childCount"] == 1
+
+
+def test_upload_under_parent_id_and_download(graph, drive):
+    folder = graph.post(f"/drives/{drive}/root/children", json={"name": "F", "folder": {}}).json()
+    r = graph.put(f"/drives/{drive}/items/{folder['id']}:/n.bin:/content", content=b"\x00\x01")
+    assert r.status_code == 201
+    assert graph.get(f"/drives/{drive}/items/{r.json()['id']}/content").content == b"\x00\x01"
+
+
+def test_simple_upload_over_limit_is_413(graph, drive):
+    r = put(graph, drive, "big.bin", b"x" * 1001)
+    assert (r.status_code, error_code(r)) == (413, "requestEntityTooLarge")
+
+
+def test_simple_upload_conflict_fail_param(graph, drive):
+    put(graph, drive, "a.txt")
+    r = put(graph, drive, "a.txt", **{"@microsoft.graph.conflictBehavior": "fail"})
+    assert (r.status_code, error_code(r)) == (409, "nameAlreadyExists")
+
+
+def test_simple_upload_conflict_rename_param(graph, drive):
+    put(graph, drive, "a.txt")
+    r = put(graph, drive, "a.txt", **{"@microsoft.graph.conflictBehavior": "rename"})
+    assert r.status_code == 201 and r.json()["name"] == "a 1.txt"
+
+
+@pytest.mark.parametrize("name", ["a*b.txt", "a<b", "q?.txt", "a|b", " lead.txt", "trail.txt ", "CON", "lpt9",
+                                  ".lock", "desktop.ini", "~$draft.docx", "x_vti_y.txt"])
+def test_invalid_names_are_400(graph, drive, name):
+    r = put(graph, drive, name)
+    assert (r.status_code, error_code(r)) == (400, "invalidRequest")
+
+
+def test_forms_folder_at_root_is_400(graph, drive):
+    r = graph.post(f"/drives/{drive}/root/children", json={"name": "Forms", "folder": {}})
+    assert (r.status_code, error_code(r)) == (400, "invalidRequest")
+    assert put(graph, drive, "sub/forms/ok.txt").status_code == 201
+
+
+def test_path_over_400_chars_is_400(graph, drive):
+    r = put(graph, drive, "/".join(["d" * 50] * 7) + "/" + "f" * 60 + ".txt")
+    assert (r.status_code, error_code(r)) == (400, "invalidRequest")
+
+
+def test_create_folder_conflicts(graph, drive):
+    url = f"/drives/{drive}/root/children"
+    assert graph.post(url, json={"name": "F", "folder": {}}).status_code == 201
+    dup = graph.post(url, json={"name": "f", "folder": {}})
+    assert (dup.status_code, error_code(dup)) == (409, "nameAlreadyExists")
+    renamed = graph.post(url, json={"name": "F", "folder": {}, "@microsoft.graph.conflictBehavior": "rename"})
+    assert renamed.status_code == 201 and renamed.json()["name"] == "F 1"
+    replaced = graph.post(url, json={"name": "F", "folder": {}, "@microsoft.graph.conflictBehavior": "replace"})
+    assert replaced.status_code == 201
+
+
+def test_children_listing_and_path_addressing(graph, drive):
+    put(graph, drive, "A/one.txt")
+    put(graph, drive, "A/two.txt")
+    folder = graph.get(f"/drives/{drive}/root:/A").json()
+    names = [c["name"] for c in graph.get(f"/drives/{drive}/items/{folder['id']}/children").json()["value"]]
+    assert names == ["one.txt", "two.txt"]
+    assert graph.get(f"/drives/{drive}/items/{folder['id']}:/two.txt").json()["name"] == "two.txt"
+    assert graph.get(f"/drives/{drive}/root:/A:/children").status_code == 200
+
+
+def test_missing_path_is_404(graph, drive):
+    r = graph.get(f"/drives/{drive}/root:/nope/x.txt")
+    assert (r.status_code, error_code(r)) == (404, "itemNotFound")
+
+
+def test_site_drive_alias(graph, drive):
+    put(graph, drive, "alias.txt")
+    assert graph.get(f"{SITE}/drive/root:/alias.txt").json()["name"] == "alias.txt"
+
+
+def test_patch_rename_and_file_system_info(graph, drive):
+    item = put(graph, drive, "old.txt").json()
+    fsi = {"createdDateTime": "2001-02-03T04:05:06Z", "lastModifiedDateTime": "2002-02-03T04:05:06Z"}
+    r = graph.patch(f"/drives/{drive}/items/{item['id']}", json={"name": "new.txt", "fileSystemInfo": fsi})
+    assert r.status_code == 200 and r.json()["name"] == "new.txt" and r.json()["fileSystemInfo"] == fsi
+
+
+def test_rename_to_existing_is_409_and_invalid_is_400(graph, drive):
+    put(graph, drive, "a.txt")
+    b = put(graph, drive, "b.txt").json()
+    dup = graph.patch(f"/drives/{drive}/items/{b['id']}", json={"name": "A.TXT"})
+    assert (dup.status_code, error_code(dup)) == (409, "nameAlreadyExists")
+    bad = graph.patch(f"/drives/{drive}/items/{b['id']}", json={"name": "b:c"})
+    assert (bad.status_code, error_code(bad)) == (400, "invalidRequest")
+
+
+def test_delete_item(graph, drive):
+    item = put(graph, drive, "gone/x.txt").json()
+    folder = item["parentReference"]["id"]
+    assert graph.delete(f"/drives/{drive}/items/{folder}").status_code == 204
+    r = graph.get(f"/drives/{drive}/items/{item['id']}")
+    assert (r.status_code, error_code(r)) == (404, "itemNotFound")
+
+
+# -- upload sessions ---------------------------------------------------------------------------------
+def test_session_upload_in_chunks(graph, anon, drive):
+    data = bytes(range(256)) * (K320 // 256) + b"tail"
+    fsi = {"createdDateTime": "2001-02-03T04:05:06Z", "lastModifiedDateTime": "2002-02-03T04:05:06Z"}
+    s = session(graph, drive, "up/big.bin", {"fileSystemInfo": fsi})
+    assert s["nextExpectedRanges"] == ["0-"] and "authtoken=" in s["uploadUrl"]
+    r1 = chunk(anon, s["uploadUrl"], data[:K320], 0, len(data))
+    assert r1.status_code == 202 and r1.json()["nextExpectedRanges"] == [f"{K320}-"]
+    r2 = chunk(anon, s["uploadUrl"], data[K320:], K320, len(data))
+    assert r2.status_code == 201
+    item = r2.json()
+    assert item["size"] == len(data) and item["fileSystemInfo"] == fsi
+    assert graph.get(f"/drives/{drive}/items/{item['id']}/content").content == data
+
+
+def test_session_status_and_cancel(graph, anon, drive):
+    s = session(graph, drive, "c.bin")
+    chunk(anon, s["uploadUrl"], b"x" * K320, 0, K320 + 5)
+    status = anon.get(s["uploadUrl"])
+    assert status.status_code == 200 and status.json()["nextExpectedRanges"] == [f"{K320}-"]
+    assert anon.delete(s["uploadUrl"]).status_code == 204
+    r = anon.get(s["uploadUrl"])
+    assert (r.status_code, error_code(r)) == (404, "itemNotFound")
+
+
+def test_session_conflict_fail_at_creation(graph, drive):
+    put(graph, drive, "exists.txt")
+    r = graph.post(f"/drives/{drive}/root:/exists.txt:/createUploadSession", json={"item": {}})
+    assert (r.status_code, error_code(r)) == (409, "nameAlreadyExists")
+
+
+def test_session_conflict_at_commit(graph, anon, drive):
+    s = session(graph, drive, "late.txt")
+    put(graph, drive, "late.txt")
+    r = chunk(anon, s["uploadUrl"], b"abc", 0, 3)
+    assert (r.status_code, error_code(r)) == (409, "upload_name_conflict")
+
+
+def test_session_replace_returns_200(graph, anon, drive):
+    put(graph, drive, "r.txt")
+    s = session(graph, drive, "r.txt", {"@microsoft.graph.conflictBehavior": "replace"})
+    r = chunk(anon, s["uploadUrl"], b"new!", 0, 4)
+    assert r.status_code == 200 and r.json()["size"] == 4
+
+
+def test_session_rename(graph, anon, drive):
+    put(graph, drive, "n.txt")
+    s = session(graph, drive, "n.txt", {"@microsoft.graph.conflictBehavior": "rename"})
+    r = chunk(anon, s["uploadUrl"], b"new!", 0, 4)
+    assert r.status_code == 201 and r.json()["name"] == "n 1.txt"
+
+
+def test_session_invalid_name_is_400(graph, drive):
+    r = graph.post(f"/drives/{drive}/root:/bad%3Fname.txt:/createUploadSession", json={"item": {}})
+    assert (r.status_code, error_code(r)) == (400, "invalidRequest")
+
+
+def test_chunk_not_multiple_of_320k_is_400(graph, anon, drive):
+    s = session(graph, drive, "m.bin")
+    r = chunk(anon, s["uploadUrl"], b"x" * 1000, 0, 5000)
+    assert (r.status_code, error_code(r)) == (400, "invalidRange")
+
+
+def test_chunk_too_large_is_413(graph, anon, drive):
+    s = session(graph, drive, "l.bin")
+    r = chunk(anon, s["uploadUrl"], b"x" * 3 * K320, 0, 4 * K320)
+    assert (r.status_code, error_code(r)) == (413, "requestEntityTooLarge")
+
+
+def test_resent_range_is_416(graph, anon, drive):
+    s = session(graph, drive, "o.bin")
+    chunk(anon, s["uploadUrl"], b"x" * K320, 0, 2 * K320)
+    r = chunk(anon, s["uploadUrl"], b"x" * K320, 0, 2 * K320)
+    assert (r.status_code, error_code(r)) == (416, "invalidRange")
+
+
+def test_out_of_order_fragment_is_416(graph, anon, drive):
+    s = session(graph, drive, "g.bin")
+    r = chunk(anon, s["uploadUrl"], b"x" * K320, K320, 3 * K320)
+    assert (r.status_code, error_code(r)) == (416, "invalidRange")
+
+
+def test_inconsistent_total_is_400(graph, anon, drive):
+    s = session(graph, drive, "t.bin")
+    chunk(anon, s["uploadUrl"], b"x" * K320, 0, 2 * K320)
+    r = chunk(anon, s["uploadUrl"], b"x" * 10, K320, K320 + 10)
+    assert (r.status_code, error_code(r)) == (400, "invalidRange")
+
+
+def test_bearer_token_on_upload_url_is_401(graph, drive):
+    s = session(graph, drive, "b.bin")
+    r = graph.put(s["uploadUrl"], content=b"abc", headers={"Content-Range": "bytes 0-2/3"})
+    assert r.status_code == 401
+
+
+def test_wrong_authtoken_is_401(graph, anon, drive):
+    s = session(graph, drive, "w.bin")
+    r = anon.get(s["uploadUrl"].split("?")[0] + "?authtoken=wrong")
+    assert (r.status_code, error_code(r)) == (401, "unauthenticated")
+
+
+@pytest.mark.parametrize("config", [EmulatorConfig(upload_session_ttl_s=0.2)])
+def test_expired_session_is_404(graph, anon, drive, config):
+    s = session(graph, drive, "e.bin")
+    time.sleep(0.3)
+    r = chunk(anon, s["uploadUrl"], b"abc", 0, 3)
+    assert (r.status_code, error_code(r)) == (404, "itemNotFound")
+
+
+def test_defer_commit(graph, anon, drive):
+    s = session(graph, drive, "d.bin", deferCommit=True)
+    r = chunk(anon, s["uploadUrl"], b"abc", 0, 3)
+    assert r.status_code == 202 and r.json()["nextExpectedRanges"] == []
+    assert graph.get(f"/drives/{drive}/root:/d.bin").status_code == 404
+    done = anon.post(s["uploadUrl"])
+    assert done.status_code == 201 and done.json()["size"] == 3
