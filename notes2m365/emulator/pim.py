@@ -1,9 +1,374 @@
-"""(being written)"""
+"""Personal information management of the emulator: calendars/events, contacts, To Do.
+
+This module owns what the three resource modules share and is the single
+entry point the service knows (:func:`register`, :func:`provision_user`):
+
+- ``calendar.py``: calendars, events, event attachments, ``calendarView``,
+  the invitations Exchange would have sent (graph-semantics §3.1, §11.9);
+- ``contacts.py``: contact folders and contacts (§3.2);
+- ``todo.py``: To Do lists, tasks, linked resources, open extensions (§3.3, §11.10).
+
+Shared here: mailbox/ownership lookups, ids, strict body checking, enums,
+``dateTimeTimeZone`` parsing and rendering (``Prefer: outlook.timezone``) and
+single-value extended properties (§4, §11.4).
+"""
 
 from __future__ import annotations
 
-from .router import Router
+import re
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from ..errors import EmulatorHttpError
+from .directory import mailbox_user
+from .odata import normalize_ext_id, parse_filter
+from .router import GraphRequest, Json, Router, not_found, opaque_id
+from .store import Store
+
+# -- mailboxes, ids, ownership ------------------------------------------------------------------------
+
+
+def mailbox(emu: Any, user: str) -> Json:
+    """The user owning ``/users/{user}/...`` (404 ErrorInvalidUser otherwise)."""
+    return mailbox_user(emu.store, user)
+
+
+def new_id(store: Store, kind: str, owner: str) -> str:
+    """A Graph-looking Exchange id, unique thanks to a persistent counter."""
+    return opaque_id("AAMkAG", kind, owner, store.next_number("pim:" + kind))
+
+
+def owned_object(store: Store, kind: str, obj_id: str, owner: Json,
+                 error: EmulatorHttpError | None = None) -> tuple[Json, str | None]:
+    """An object of ``kind`` in ``owner``'s mailbox with its parent id; 404 ErrorItemNotFound otherwise."""
+    found = store.locate(kind, obj_id)
+    if found is None or found[2] != owner["id"]:
+        raise error or not_found()
+    return found[0], found[1]
+
+
+# -- request bodies -------------------------------------------------------------------------------------
+
+
+def body_error(message: str) -> EmulatorHttpError:
+    # Outlook REST answers body deserialization failures (unknown property, wrong JSON type, bad enum)
+    # with 400 "RequestBodyRead"; realistic code (observed in community reports), not in graph-semantics.
+    return EmulatorHttpError(400, "RequestBodyRead", message)
+
+
+def check_properties(body: Json, known: set[str], type_name: str,
+                     error: Any = body_error) -> None:
+    """Reject properties the resource type does not define (instance annotations ``@...`` pass)."""
+    lowered = {k.lower() for k in known}
+    for key in body:
+        if "@" in key:
+            continue
+        if key.lower() not in lowered:
+            raise error(f"The property '{key}' does not exist on type '{type_name}'. Make sure to only use "
+                        "property names that are defined by the type.")
+
+
+def get_prop(body: Json, name: str, default: Any = None) -> Any:
+    """A body property by case-insensitive name (OData property names are matched that way by Outlook)."""
+    if name in body:
+        return body[name]
+    low = name.lower()
+    return next((v for k, v in body.items() if k.lower() == low), default)
+
+
+def string_prop(body: Json, name: str, default: str | None = None, error: Any = body_error) -> str | None:
+    value = get_prop(body, name, default)
+    if value is not None and not isinstance(value, str):
+        raise error(f"Cannot convert the value of '{name}' to the expected type 'Edm.String'.")
+    return value
+
+
+def bool_prop(body: Json, name: str, default: bool, error: Any = body_error) -> bool:
+    value = get_prop(body, name, default)
+    if not isinstance(value, bool):
+        raise error(f"Cannot convert the value of '{name}' to the expected type 'Edm.Boolean'.")
+    return value
+
+
+def int_prop(body: Json, name: str, default: int | None, error: Any = body_error) -> int | None:
+    value = get_prop(body, name, default)
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+        raise error(f"Cannot convert the value of '{name}' to the expected type 'Edm.Int32'.")
+    return value
+
+
+def string_list(body: Json, name: str, error: Any = body_error) -> list[str] | None:
+    value = get_prop(body, name)
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise error(f"The value of '{name}' must be a collection of strings.")
+    return list(value)
+
+
+def enum_prop(body: Json, name: str, allowed: tuple[str, ...], default: str | None,
+              error: Any = body_error) -> str | None:
+    """An enum member (case-insensitive, answered in its canonical spelling); 400 for any other value."""
+    value = get_prop(body, name, default)
+    if value is None:
+        return None
+    if isinstance(value, str):
+        for member in allowed:
+            if member.lower() == value.lower():
+                return member
+    raise error(f"The value '{value}' is not valid for property '{name}'; expected one of {', '.join(allowed)}.")
+
+
+def item_body(body: Json, default_type: str, error: Any = body_error) -> Json:
+    """An ``itemBody`` ``{contentType: text|html, content}``."""
+    value = get_prop(body, "body")
+    if value is None:
+        return {"contentType": default_type, "content": ""}
+    if not isinstance(value, dict):
+        raise error("The value of 'body' must be an itemBody object.")
+    content = string_prop(value, "content", "", error) or ""
+    content_type = enum_prop(value, "contentType", ("text", "html"), default_type, error) or default_type
+    return {"contentType": content_type, "content": content}
+
+
+def preview(body: Json) -> str:
+    """``bodyPreview``: the first 255 characters of the text (tags stripped from HTML)."""
+    text = body.get("content", "")
+    if body.get("contentType") == "html":
+        text = re.sub(r"<(script|style)[^>]*>.*?</\1>", " ", text, flags=re.DOTALL | re.IGNORECASE)
+        text = re.sub(r"<[^>]+>", " ", text)
+    return re.sub(r"\s+", " ", text).strip()[:255]
+
+
+# -- time zones and dateTimeTimeZone ------------------------------------------------------------------------
+
+# Windows time zone ids (the ones Outlook writes) -> IANA; DC:resources/datetimetimezone.md accepts both,
+# Windows names being the primary form.  A subset: the common ones.
+WINDOWS_ZONES: dict[str, str] = {
+    "UTC": "UTC", "Coordinated Universal Time": "UTC", "tzone://Microsoft/Utc": "UTC",
+    "GMT Standard Time": "Europe/London", "Greenwich Standard Time": "Atlantic/Reykjavik",
+    "W. Europe Standard Time": "Europe/Berlin", "Central Europe Standard Time": "Europe/Budapest",
+    "Romance Standard Time": "Europe/Paris", "Central European Standard Time": "Europe/Warsaw",
+    "E. Europe Standard Time": "Europe/Chisinau", "FLE Standard Time": "Europe/Kyiv",
+    "GTB Standard Time": "Europe/Bucharest", "Russian Standard Time": "Europe/Moscow",
+    "Turkey Standard Time": "Europe/Istanbul", "Israel Standard Time": "Asia/Jerusalem",
+    "Egypt Standard Time": "Africa/Cairo", "South Africa Standard Time": "Africa/Johannesburg",
+    "W. Central Africa Standard Time": "Africa/Lagos", "Arabian Standard Time": "Asia/Dubai",
+    "Arab Standard Time": "Asia/Riyadh", "Pakistan Standard Time": "Asia/Karachi",
+    "India Standard Time": "Asia/Kolkata", "SE Asia Standard Time": "Asia/Bangkok",
+    "China Standard Time": "Asia/Shanghai", "Singapore Standard Time": "Asia/Singapore",
+    "Taipei Standard Time": "Asia/Taipei", "Tokyo Standard Time": "Asia/Tokyo",
+    "Korea Standard Time": "Asia/Seoul", "W. Australia Standard Time": "Australia/Perth",
+    "AUS Eastern Standard Time": "Australia/Sydney", "E. Australia Standard Time": "Australia/Brisbane",
+    "New Zealand Standard Time": "Pacific/Auckland", "Hawaiian Standard Time": "Pacific/Honolulu",
+    "Alaskan Standard Time": "America/Anchorage", "Pacific Standard Time": "America/Los_Angeles",
+    "US Mountain Standard Time": "America/Phoenix", "Mountain Standard Time": "America/Denver",
+    "Central Standard Time": "America/Chicago", "Canada Central Standard Time": "America/Regina",
+    "Central America Standard Time": "America/Guatemala", "Eastern Standard Time": "America/New_York",
+    "SA Pacific Standard Time": "America/Bogota", "Atlantic Standard Time": "America/Halifax",
+    "E. South America Standard Time": "America/Sao_Paulo", "Argentina Standard Time": "America/Buenos_Aires",
+    "Newfoundland Standard Time": "America/St_Johns",
+}
+_WINDOWS_LOWER = {k.lower(): v for k, v in WINDOWS_ZONES.items()}
+
+
+@lru_cache(maxsize=1)
+def _iana_lower() -> dict[str, str]:
+    return {name.lower(): name for name in available_timezones()}
+
+
+def time_zone_error(name: object) -> EmulatorHttpError:
+    # Graph answers an unknown or empty timeZone with 400 TimeZoneNotSupportedException
+    # "A valid TimeZone value must be specified. The following TimeZone value is not supported: ''"
+    # (community reports; DC:resources/datetimetimezone.md lists the accepted names).
+    return EmulatorHttpError(400, "TimeZoneNotSupportedException",
+                             f"A valid TimeZone value must be specified. The following TimeZone value "
+                             f"is not supported: '{name if isinstance(name, str) else ''}'.")
+
+
+def zone(name: object, error: Any = time_zone_error) -> ZoneInfo:
+    """A Windows or IANA time zone name (case-insensitive) as a ZoneInfo; 400 otherwise."""
+    if not isinstance(name, str) or not name.strip():
+        raise error(name)
+    key = name.strip().lower()
+    iana = _WINDOWS_LOWER.get(key) or _iana_lower().get(key)
+    if iana is None:
+        raise error(name)
+    try:
+        return ZoneInfo(iana)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise error(name)
+
+
+def parse_dtz(value: object, field_name: str, error: Any = body_error,
+              tz_error: Any = time_zone_error) -> tuple[datetime, str]:
+    """A ``dateTimeTimeZone`` -> (aware datetime, the time zone name as given)."""
+    if not isinstance(value, dict):
+        raise error(f"'{field_name}' must be a dateTimeTimeZone object with dateTime and timeZone.")
+    text = get_prop(value, "dateTime")
+    tz_name = get_prop(value, "timeZone")
+    tzinfo = zone(tz_name, tz_error)
+    if not isinstance(text, str):
+        raise error(f"'{field_name}.dateTime' is required.")
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise error(f"Cannot convert the literal '{text}' of '{field_name}.dateTime' to a date and time.")
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=tzinfo)
+    return parsed, str(tz_name)
+
+
+def format_local(value: datetime) -> str:
+    """Graph's ``dateTime`` text: local time, seven fractional digits, no offset."""
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond:06d}0"
+
+
+def utc_dtz(value: datetime) -> Json:
+    return {"dateTime": format_local(value.astimezone(UTC)), "timeZone": "UTC"}
+
+
+def prefer_zone(req: GraphRequest) -> tuple[str, ZoneInfo]:
+    """The response time zone: ``Prefer: outlook.timezone="..."``, default UTC (user-list-events.md)."""
+    m = re.search(r'outlook\.timezone\s*=\s*"?([^",]+)"?', req.headers.get("prefer", ""), re.IGNORECASE)
+    if not m:
+        return "UTC", ZoneInfo("UTC")
+    name = m.group(1).strip()
+    return name, zone(name)
+
+
+# -- single-value extended properties (§4) ----------------------------------------------------------------
+
+EXT_TYPES = {"binary", "boolean", "clsid", "currency", "double", "float", "integer", "long", "object", "short",
+             "string", "systemtime"}
+_PROPTAG = re.compile(r"^0x[0-9a-f]{1,4}$", re.IGNORECASE)
+_GUID = re.compile(r"^\{?[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\}?$", re.IGNORECASE)
+_EXPAND_EXT = re.compile(r"^singleValueExtendedProperties\s*(?:\((?P<options>.*)\))?$", re.IGNORECASE | re.DOTALL)
+
+
+def _check_ext_id(prop_id: object) -> str:
+    # Id forms "{type} {proptag}" and "{type} {guid} Name|Id {x}" (DC:resources/extended-properties-overview.md).
+    # Code for a malformed id: realistic choice (ErrorInvalidProperty), same as the mail module.
+    parts = prop_id.split(" ", 3) if isinstance(prop_id, str) else []
+    ok = (len(parts) == 2 and parts[0].lower() in EXT_TYPES and _PROPTAG.match(parts[1])) or (
+        len(parts) == 4 and parts[0].lower() in EXT_TYPES and _GUID.match(parts[1])
+        and ((parts[2].lower() == "name" and parts[3] != "") or (parts[2].lower() == "id" and _PROPTAG.match(parts[3]))))
+    if not ok:
+        raise EmulatorHttpError(400, "ErrorInvalidProperty", f"The extended property id '{prop_id}' is not valid.")
+    return str(prop_id)
+
+
+def apply_extended_properties(obj: Json, body: Json) -> None:
+    """Store ``singleValueExtendedProperties`` of a POST/PATCH body verbatim under ``obj['_ext']``.
+
+    DC:api/singlevaluelegacyextendedproperty-post-singlevalueextendedproperties.md: written in the
+    creating POST (or a PATCH); ``value`` is a string; the create response does not include them.
+    """
+    items = get_prop(body, "singleValueExtendedProperties")
+    if items is None:
+        return
+    if not isinstance(items, list):
+        raise EmulatorHttpError(400, "BadRequest", "singleValueExtendedProperties must be a collection.")
+    props: dict[str, str] = dict(obj.get("_ext", {}))
+    for item in items:
+        if not isinstance(item, dict):
+            raise EmulatorHttpError(400, "BadRequest", "An extended property must be an object with id and value.")
+        prop_id = _check_ext_id(item.get("id"))
+        value = item.get("value")
+        if not isinstance(value, str):  # "value: String" (DC:resources/singlevaluelegacyextendedproperty.md)
+            raise EmulatorHttpError(400, "BadRequest",
+                                    f"Cannot convert the value of extended property '{prop_id}' to 'Edm.String'.")
+        for known in list(props):
+            if normalize_ext_id(known) == normalize_ext_id(prop_id):
+                del props[known]
+        props[prop_id] = value
+    obj["_ext"] = props
+
+
+def split_expand(req: GraphRequest) -> list[str]:
+    """The top-level clauses of ``$expand`` (commas inside parentheses kept)."""
+    text = req.query.get("$expand", "")
+    parts, depth, current = [], 0, ""
+    for ch in text:
+        depth += (ch == "(") - (ch == ")")
+        if ch == "," and depth == 0:
+            parts.append(current.strip())
+            current = ""
+        else:
+            current += ch
+    if current.strip():
+        parts.append(current.strip())
+    return parts
+
+
+def _ids_of(node: tuple) -> list[str]:
+    if node[0] == "or":
+        return _ids_of(node[1]) + _ids_of(node[2])
+    if node[0] == "cmp" and node[1] == "eq":
+        if node[2] == ("path", "id") and node[3][0] == "lit":
+            return [str(node[3][1])]
+        if node[3] == ("path", "id") and node[2][0] == "lit":
+            return [str(node[2][1])]
+    # "the filter on id must use eq" (DC:api/singlevaluelegacyextendedproperty-get.md)
+    raise EmulatorHttpError(400, "BadRequest", "Invalid filter clause: expand extended properties with id eq '...'.")
+
+
+def expanded_ext_ids(req: GraphRequest) -> list[str] | None:
+    """Ids asked for with ``$expand=singleValueExtendedProperties($filter=id eq '...')``; None if not asked."""
+    for clause in split_expand(req):
+        m = _EXPAND_EXT.match(clause)
+        if not m:
+            continue
+        fm = re.match(r"^\s*\$filter\s*=\s*(?P<f>.+)$", m["options"] or "", re.DOTALL)
+        if not fm:
+            # "You cannot use the $expand ... to get all the extended properties of a specific instance in one
+            # call" (DC:api/singlevaluelegacyextendedproperty-get.md); code: realistic (ErrorInvalidRequest).
+            raise EmulatorHttpError(400, "ErrorInvalidRequest",
+                                    "Expanding singleValueExtendedProperties requires $filter=id eq '...'; "
+                                    "all extended properties of an item cannot be read in one call.")
+        return _ids_of(parse_filter(fm["f"]))
+    return None
+
+
+def expand_extended_properties(req: GraphRequest, obj: Json, rendered: Json) -> Json:
+    """``rendered`` plus the extended properties that ``$expand`` asks for by id (only those present)."""
+    ids = expanded_ext_ids(req)
+    if ids is None:
+        return rendered
+    props: dict[str, str] = obj.get("_ext", {})
+    wanted = {normalize_ext_id(i) for i in ids}
+    found = [{"id": k, "value": v} for k, v in props.items() if normalize_ext_id(k) in wanted]
+    if found:
+        rendered["singleValueExtendedProperties"] = found
+    return rendered
+
+
+def check_expand(req: GraphRequest, supported: tuple[str, ...]) -> set[str]:
+    """The plain navigation properties in ``$expand`` (lower-case); 400 for ones the resource lacks."""
+    names: set[str] = set()
+    for clause in split_expand(req):
+        name = clause.split("(", 1)[0].strip().lower()
+        if name not in {s.lower() for s in supported}:
+            raise EmulatorHttpError(400, "BadRequest", f"Could not find a property named '{name}' to expand.")
+        names.add(name)
+    return names
+
+
+# -- registration ------------------------------------------------------------------------------------------
 
 
 def register(router: Router) -> None:
-    pass
+    from . import calendar, contacts, todo
+    calendar.register(router)
+    contacts.register(router)
+    todo.register(router)
+
+
+def provision_user(store: Store, user: Json) -> None:
+    """The default calendar, contact folder and To Do list of a new mailbox."""
+    from . import calendar, contacts, todo
+    calendar.provision_user(store, user)
+    contacts.provision_user(store, user)
+    todo.provision_user(store, user)
