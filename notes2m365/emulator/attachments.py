@@ -187,7 +187,7 @@ def create_upload_session(emu, req: GraphRequest, user: str, message: str, folde
     session_id = opaque_id("AAMkAGS", msg["id"], emu.store.next_number("uploadSession"))
     token = secrets.token_urlsafe(24)
     expires = time.time() + emu.config.upload_session_ttl_s
-    expiration = datetime.fromtimestamp(expires, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f0Z")
+    expiration = _expiration(expires)
     emu.store.insert("uploadSession", {
         "id": session_id, "_mailbox": owner["id"], "_message": msg["id"], "_name": name, "_size": size,
         "_contentType": item.get("contentType"), "_isInline": bool(item.get("isInline")),
@@ -199,6 +199,10 @@ def create_upload_session(emu, req: GraphRequest, user: str, message: str, folde
         "@odata.context": f"{req.base_url}/$metadata#microsoft.graph.uploadSession",
         "uploadUrl": f"{root}/_upload/outlook/{session_id}?authtoken={token}",
         "expirationDateTime": expiration, "nextExpectedRanges": ["0-"]})
+
+
+def _expiration(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f0Z")
 
 
 def _session(emu, req: GraphRequest, session: str) -> Json:
@@ -231,6 +235,9 @@ def upload_chunk(emu, req: GraphRequest, session: str) -> GraphResponse:
                                 f"The next expected range starts at {sess['_next']}, not {start}.")
     emu.store.add_chunk(sess["id"], start, req.body)
     sess["_next"] = end + 1
+    # "Each fragment uploaded during the session extends the expiration time." (DC:resources/uploadsession.md)
+    sess["_expires"] = time.time() + emu.config.upload_session_ttl_s
+    sess["expirationDateTime"] = _expiration(sess["_expires"])
     if sess["_next"] < total:
         emu.store.put("uploadSession", sess)
         return GraphResponse(200, {"expirationDateTime": sess["expirationDateTime"],

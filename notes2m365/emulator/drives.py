@@ -543,6 +543,9 @@ def put_chunk(emu, req: GraphRequest, session: str) -> GraphResponse:
         raise EmulatorHttpError(400, "invalidRange", f"Each fragment except the last must be a multiple of "
                                 f"{CHUNK_MULTIPLE} bytes (320 KiB).")
     sess["_total"] = total
+    # "Each fragment uploaded during the session extends the expiration time." (DC:resources/uploadsession.md)
+    sess["_expires"] = time.time() + emu.config.upload_session_ttl_s
+    sess["expirationDateTime"] = iso_utc_ts(sess["_expires"])
     store.put("uploadSession", sess)
     store.add_chunk(session, first, req.body)
     if not final:

@@ -78,7 +78,7 @@ def expansion(req: GraphRequest) -> list[str] | None:
     expand = req.query.get("$expand")
     if not expand:
         return None
-    for clause in _split_top_level(expand):
+    for clause in split_top_level(expand):
         m = EXPAND.match(clause.strip())
         if not m:
             continue
@@ -103,7 +103,7 @@ def _ids_of(node: tuple) -> list[str]:
                             "The $filter of an extended property expansion must compare id with eq.")
 
 
-def _split_top_level(text: str) -> list[str]:
+def split_top_level(text: str) -> list[str]:
     parts, depth, current = [], 0, []
     for ch in text:
         if ch == "(":

@@ -22,8 +22,8 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from ..errors import EmulatorHttpError
+from . import extprops
 from .directory import mailbox_user
-from .odata import normalize_ext_id, parse_filter
 from .router import GraphRequest, Json, Router, not_found, opaque_id
 from .store import Store
 
@@ -241,108 +241,20 @@ def prefer_zone(req: GraphRequest) -> tuple[str, ZoneInfo]:
 
 # -- single-value extended properties (§4) ----------------------------------------------------------------
 
-EXT_TYPES = {"binary", "boolean", "clsid", "currency", "double", "float", "integer", "long", "object", "short",
-             "string", "systemtime"}
-_PROPTAG = re.compile(r"^0x[0-9a-f]{1,4}$", re.IGNORECASE)
-_GUID = re.compile(r"^\{?[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\}?$", re.IGNORECASE)
-_EXPAND_EXT = re.compile(r"^singleValueExtendedProperties\s*(?:\((?P<options>.*)\))?$", re.IGNORECASE | re.DOTALL)
-
-
-def _check_ext_id(prop_id: object) -> str:
-    # Id forms "{type} {proptag}" and "{type} {guid} Name|Id {x}" (DC:resources/extended-properties-overview.md).
-    # Code for a malformed id: realistic choice (ErrorInvalidProperty), same as the mail module.
-    parts = prop_id.split(" ", 3) if isinstance(prop_id, str) else []
-    ok = (len(parts) == 2 and parts[0].lower() in EXT_TYPES and _PROPTAG.match(parts[1])) or (
-        len(parts) == 4 and parts[0].lower() in EXT_TYPES and _GUID.match(parts[1])
-        and ((parts[2].lower() == "name" and parts[3] != "") or (parts[2].lower() == "id" and _PROPTAG.match(parts[3]))))
-    if not ok:
-        raise EmulatorHttpError(400, "ErrorInvalidProperty", f"The extended property id '{prop_id}' is not valid.")
-    return str(prop_id)
-
 
 def apply_extended_properties(obj: Json, body: Json) -> None:
-    """Store ``singleValueExtendedProperties`` of a POST/PATCH body verbatim under ``obj['_ext']``.
-
-    DC:api/singlevaluelegacyextendedproperty-post-singlevalueextendedproperties.md: written in the
-    creating POST (or a PATCH); ``value`` is a string; the create response does not include them.
-    """
-    items = get_prop(body, "singleValueExtendedProperties")
-    if items is None:
-        return
-    if not isinstance(items, list):
-        raise EmulatorHttpError(400, "BadRequest", "singleValueExtendedProperties must be a collection.")
-    props: dict[str, str] = dict(obj.get("_ext", {}))
-    for item in items:
-        if not isinstance(item, dict):
-            raise EmulatorHttpError(400, "BadRequest", "An extended property must be an object with id and value.")
-        prop_id = _check_ext_id(item.get("id"))
-        value = item.get("value")
-        if not isinstance(value, str):  # "value: String" (DC:resources/singlevaluelegacyextendedproperty.md)
-            raise EmulatorHttpError(400, "BadRequest",
-                                    f"Cannot convert the value of extended property '{prop_id}' to 'Edm.String'.")
-        for known in list(props):
-            if normalize_ext_id(known) == normalize_ext_id(prop_id):
-                del props[known]
-        props[prop_id] = value
-    obj["_ext"] = props
+    """Store ``singleValueExtendedProperties`` of a POST/PATCH body verbatim under ``obj['_ext']`` (extprops.py)."""
+    obj["_ext"] = extprops.read_extended_properties(body, obj.get("_ext"))
 
 
 def split_expand(req: GraphRequest) -> list[str]:
     """The top-level clauses of ``$expand`` (commas inside parentheses kept)."""
-    text = req.query.get("$expand", "")
-    parts, depth, current = [], 0, ""
-    for ch in text:
-        depth += (ch == "(") - (ch == ")")
-        if ch == "," and depth == 0:
-            parts.append(current.strip())
-            current = ""
-        else:
-            current += ch
-    if current.strip():
-        parts.append(current.strip())
-    return parts
-
-
-def _ids_of(node: tuple) -> list[str]:
-    if node[0] == "or":
-        return _ids_of(node[1]) + _ids_of(node[2])
-    if node[0] == "cmp" and node[1] == "eq":
-        if node[2] == ("path", "id") and node[3][0] == "lit":
-            return [str(node[3][1])]
-        if node[3] == ("path", "id") and node[2][0] == "lit":
-            return [str(node[2][1])]
-    # "the filter on id must use eq" (DC:api/singlevaluelegacyextendedproperty-get.md)
-    raise EmulatorHttpError(400, "BadRequest", "Invalid filter clause: expand extended properties with id eq '...'.")
-
-
-def expanded_ext_ids(req: GraphRequest) -> list[str] | None:
-    """Ids asked for with ``$expand=singleValueExtendedProperties($filter=id eq '...')``; None if not asked."""
-    for clause in split_expand(req):
-        m = _EXPAND_EXT.match(clause)
-        if not m:
-            continue
-        fm = re.match(r"^\s*\$filter\s*=\s*(?P<f>.+)$", m["options"] or "", re.DOTALL)
-        if not fm:
-            # "You cannot use the $expand ... to get all the extended properties of a specific instance in one
-            # call" (DC:api/singlevaluelegacyextendedproperty-get.md); code: realistic (ErrorInvalidRequest).
-            raise EmulatorHttpError(400, "ErrorInvalidRequest",
-                                    "Expanding singleValueExtendedProperties requires $filter=id eq '...'; "
-                                    "all extended properties of an item cannot be read in one call.")
-        return _ids_of(parse_filter(fm["f"]))
-    return None
+    return [c.strip() for c in extprops.split_top_level(req.query.get("$expand", "")) if c.strip()]
 
 
 def expand_extended_properties(req: GraphRequest, obj: Json, rendered: Json) -> Json:
     """``rendered`` plus the extended properties that ``$expand`` asks for by id (only those present)."""
-    ids = expanded_ext_ids(req)
-    if ids is None:
-        return rendered
-    props: dict[str, str] = obj.get("_ext", {})
-    wanted = {normalize_ext_id(i) for i in ids}
-    found = [{"id": k, "value": v} for k, v in props.items() if normalize_ext_id(k) in wanted]
-    if found:
-        rendered["singleValueExtendedProperties"] = found
-    return rendered
+    return extprops.add_expansion(req, obj, rendered)
 
 
 def check_expand(req: GraphRequest, supported: tuple[str, ...]) -> set[str]:
