@@ -233,3 +233,59 @@ def _write_file(folder: Path, name: str, data: bytes) -> str:
 
 if __name__ == "__main__":  # pragma: no cover
     main()
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True)
+@click.option("--data", "data_dir", type=click.Path(file_okay=False),
+              help="Keep the tenant's state in DIR/graph.sqlite (default: in memory, gone at exit).")
+@click.option("--tenant", "tenant_file", type=click.Path(dir_okay=False),
+              help="Users and sites to serve (TOML or JSON); default: the demo tenant of the samples.")
+@click.option("--token", help="Accept only this bearer token (default: any).")
+@click.option("--request-log", type=click.Path(dir_okay=False), help="Append one JSON line per request here.")
+@click.option("--latency-ms", type=click.IntRange(0), default=0, show_default=True,
+              help="Added to every response.")
+@click.option("--fault-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="Share of requests answered with a transient failure (503, 504, dropped connection, "
+                   "or a write carried out whose answer is lost).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Makes injected faults reproducible.")
+@click.option("--no-throttle", is_flag=True, help="Switch Graph's throttling model off.")
+@click.option("--set", "settings", multiple=True, metavar="NAME=VALUE",
+              help="Any limit or switch, e.g. throttle.mailbox_window_s=60, switches.max_message_bytes=157286400, "
+                   "faults.kinds=503,lost-504 (repeatable; see the README).")
+def emulator(host: str, port: int, data_dir: str | None, tenant_file: str | None, token: str | None,
+             request_log: str | None, latency_ms: int, fault_rate: float, seed: int, no_throttle: bool,
+             settings: tuple[str, ...]) -> None:
+    """Serve a local Microsoft Graph v1.0 emulator at http://HOST:PORT/v1.0 until Ctrl-C.
+
+    It behaves like Graph where notes2m365 depends on it, rejections and
+    throttling included, so that a migration can be rehearsed offline.
+    Exit codes: 0 stopped; 2 bad option, tenant file or address in use.
+    """
+    from .emulator import Emulator, EmulatorConfig, serve
+    from .emulator.config import apply_setting
+    from .errors import Notes2M365Error
+
+    config = EmulatorConfig(host=host, port=port, data_dir=data_dir, tenant_file=tenant_file, token=token,
+                            request_log=request_log)
+    config.faults.latency_ms, config.faults.fault_rate, config.faults.seed = latency_ms, fault_rate, seed
+    config.throttle.enabled = not no_throttle
+    try:
+        for assignment in settings:
+            apply_setting(config, assignment)
+        emu = Emulator(config)
+        users, sites = len(emu.store.all("user")), len(emu.store.all("site"))
+        state = "in " + emu.store.path if data_dir else "in memory"
+        extras = ("" if config.throttle.enabled else ", throttling off") + (
+            f", faults {fault_rate:.0%} (seed {seed})" if fault_rate else "")
+
+        def announce() -> None:
+            click.echo(f"Graph emulator on http://{host}:{port}/v1.0 - {users} users, {sites} sites, "
+                       f"state {state}{extras}. Ctrl-C stops it.", err=True)
+        serve(emu, on_ready=announce)
+        click.echo("emulator stopped", err=True)
+    except Notes2M365Error as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+

@@ -94,3 +94,43 @@ class EmulatorConfig:
     throttle: ThrottleConfig = field(default_factory=ThrottleConfig)
     faults: FaultConfig = field(default_factory=FaultConfig)
     switches: Switches = field(default_factory=Switches)
+
+
+def apply_setting(config: EmulatorConfig, assignment: str) -> None:
+    """Apply ``section.field=value`` (sections: throttle, faults, switches; or a top-level field).
+
+    The value is converted to the field's type; errors name the setting (ConfigError).
+    """
+    from dataclasses import fields
+
+    from ..errors import ConfigError
+
+    name, sep, raw = assignment.partition("=")
+    if not sep:
+        raise ConfigError(f"--set {assignment!r}: expected NAME=VALUE")
+    section, _, field_name = name.strip().rpartition(".")
+    target: object = {"": config, "throttle": config.throttle, "faults": config.faults,
+                      "switches": config.switches}.get(section)
+    if target is None:
+        raise ConfigError(f"--set {name}: unknown section {section!r} (throttle, faults, switches)")
+    known = {f.name: f for f in fields(target)}  # type: ignore[arg-type]
+    if field_name not in known or isinstance(getattr(target, field_name), (ThrottleConfig, FaultConfig, Switches)):
+        raise ConfigError(f"--set {name}: unknown setting; known: {', '.join(sorted(known))}")
+    current = getattr(target, field_name)
+    value: object
+    try:
+        if isinstance(current, bool):
+            if raw.lower() not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
+                raise ValueError(raw)
+            value = raw.lower() in ("true", "1", "yes", "on")
+        elif isinstance(current, int):
+            value = int(raw)
+        elif isinstance(current, float):
+            value = float(raw)
+        elif isinstance(current, tuple):
+            value = tuple(v.strip() for v in raw.split(",") if v.strip())
+        else:
+            value = raw
+    except ValueError:
+        raise ConfigError(f"--set {name}: {raw!r} is not a valid {type(current).__name__}")
+    setattr(target, field_name, value)

@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from ..errors import ConfigError
 from .config import EmulatorConfig
 from .router import GraphRequest, public
 from .service import UPLOAD_PREFIX, Emulator
@@ -108,12 +109,33 @@ def _uvicorn_config(app: Starlette, config: EmulatorConfig, log_level: str) -> u
                           log_level=log_level, access_log=False, timeout_keep_alive=30)
 
 
-def serve(config: EmulatorConfig, log_level: str = "warning") -> None:
-    """Serve until interrupted (the ``notes2m365 emulator`` command)."""
-    emulator = Emulator(config)
+def listen(host: str, port: int) -> socket.socket:
+    """A listening TCP socket (ConfigError when the address is taken or invalid)."""
+    # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY on accepted connections only for sockets
+    # whose proto is IPPROTO_TCP; with proto 0 every answer waits ~40 ms on Nagle + delayed ACK.
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        uvicorn.Server(_uvicorn_config(build_app(emulator), config, log_level)).run()
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+    return sock
+
+
+def serve(emulator: Emulator, log_level: str = "warning", on_ready: Callable[[], None] | None = None) -> None:
+    """Serve ``emulator`` until interrupted (the ``notes2m365 emulator`` command); Ctrl-C returns normally."""
+    config = emulator.config
+    sock = listen(config.host, config.port)
+    if on_ready:
+        on_ready()
+    try:
+        asyncio.run(uvicorn.Server(_uvicorn_config(build_app(emulator), config, log_level)).serve(sockets=[sock]))
+    except KeyboardInterrupt:  # uvicorn shuts down gracefully, then re-raises the signal it caught
+        pass
     finally:
+        sock.close()
         emulator.close()
 
 
@@ -127,11 +149,7 @@ class BackgroundEmulator:
     def __init__(self, config: EmulatorConfig | None = None, **kw: Any) -> None:
         self.config = config or EmulatorConfig()
         self.emulator = Emulator(self.config, **kw)
-        # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY on accepted connections only for sockets
-        # whose proto is IPPROTO_TCP; with proto 0 every answer waits ~40 ms on Nagle + delayed ACK.
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind((self.config.host, 0 if self.config.port in (0, 8765) else self.config.port))
+        self._sock = listen(self.config.host, 0 if self.config.port in (0, 8765) else self.config.port)
         self.port = self._sock.getsockname()[1]
         self.root_url = f"http://{self.config.host}:{self.port}"
         self.base_url = self.root_url + GRAPH_PREFIX
