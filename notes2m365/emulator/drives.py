@@ -207,6 +207,8 @@ def parse_address(rest: str) -> tuple[str | None, str | None, str]:
     if not m:
         raise EmulatorHttpError(400, "BadRequest", f"Resource not found for the segment '{rest.split('/')[0]}'.")
     item_id, tail = m["id"], m["tail"]
+    if item_id and item_id.lower() == "root":  # items/root is the root too (the SDK's by_drive_item_id("root:/a:"))
+        item_id = None
     path: str | None = None
     if tail.startswith(":"):
         body = tail[1:]
