@@ -178,6 +178,21 @@ async def test_large_file_upload_task_sends_the_bearer_token_and_gets_401(emulat
 
 
 @sync
+async def test_large_file_upload_task_cannot_parse_outlooks_next_expected_ranges(emulator):
+    """Outlook answers nextExpectedRanges ["{start}"] (DC:resources/uploadsession.md); the task appends "-" and
+    then fails on int(''): even with an anonymous adapter it cannot finish an attachment upload."""
+    client = sdk_client(emulator)
+    msg = await client.users.by_user_id(JANE).messages.post(Message(subject="big"))
+    session = await _upload_session(client, msg.id, 400_000)
+    anonymous = GraphRequestAdapter(AnonymousAuthenticationProvider())
+    task = LargeFileUploadTask(session, anonymous, io.BytesIO(b"x" * 400_000), max_chunk_size=327_680)
+    with pytest.raises(ValueError):
+        await task.upload()
+    attachments = await client.users.by_user_id(JANE).messages.by_message_id(msg.id).attachments.get()
+    assert attachments.value == []
+
+
+@sync
 async def test_upload_session_chunks_through_an_anonymous_adapter(emulator):
     """The workaround: a second adapter without credentials for the pre-authenticated URL."""
     client = sdk_client(emulator)
