@@ -132,3 +132,31 @@ def add_expansion(req: GraphRequest, obj: Json, rendered: Json, wanted: list[str
     if found:
         rendered["singleValueExtendedProperties"] = found
     return rendered
+
+
+def indexed_candidates(store, kind: str, filter_text: str | None) -> list[str] | None:
+    """Ids that can match ``$filter`` when it requires ``Any(ep: ep/id eq 'X' and ep/value eq 'V')``;
+    None when the filter has no such clause (then every object must be evaluated)."""
+    if not filter_text:
+        return None
+    try:
+        node = parse_filter(filter_text)
+    except EmulatorHttpError:
+        return None  # page() reports the error
+    for clause in _conjuncts(node):
+        if clause[0] != "lambda" or clause[1] != "any" or clause[2].lower() != "singlevalueextendedproperties":
+            continue
+        var, prop_id, value = clause[3], None, None
+        for part in _conjuncts(clause[4]):
+            if part[0] == "cmp" and part[1] == "eq" and part[3][0] == "lit":
+                if part[2] == ("path", f"{var}/id"):
+                    prop_id = str(part[3][1])
+                elif part[2] == ("path", f"{var}/value") and isinstance(part[3][1], str):
+                    value = part[3][1]
+        if prop_id is not None and value is not None:
+            return store.ext_lookup(kind, normalize_ext_id(prop_id), value)
+    return None
+
+
+def _conjuncts(node: tuple) -> list[tuple]:
+    return _conjuncts(node[1]) + _conjuncts(node[2]) if node[0] == "and" else [node]

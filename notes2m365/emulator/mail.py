@@ -96,11 +96,10 @@ def resolve_message(store: Store, user: Json, key: str) -> Json:
 
 
 def render_folder(store: Store, folder: Json, req: GraphRequest) -> Json:
-    messages = store.children("message", folder["id"])
     out = {**public(folder),
-           "childFolderCount": sum(1 for f in store.children("mailFolder", folder["id"]) if not f["isHidden"]),
-           "unreadItemCount": sum(1 for m in messages if not m["isRead"]),
-           "totalItemCount": len(messages)}
+           "childFolderCount": store.count_where("mailFolder", folder["id"], "$.isHidden", False),
+           "unreadItemCount": store.count_where("message", folder["id"], "$.isRead", False),
+           "totalItemCount": store.count("message", folder["id"])}
     return extprops.add_expansion(req, folder, select_fields(out, req.query.get("$select")))
 
 
@@ -372,10 +371,16 @@ def render_message(message: Json, req: GraphRequest, select: str | None) -> Json
 
 def list_messages(emu, req: GraphRequest, user: str, folder: str | None = None) -> GraphResponse:
     owner = mailbox_user(emu.store, user)
-    if folder is None:
+    parent = resolve_folder(emu.store, owner, folder)["id"] if folder is not None else None
+    candidates = extprops.indexed_candidates(emu.store, "message", req.query.get("$filter"))
+    if candidates is not None:  # the source-key lookup of a resumed migration: use the index
+        found = (emu.store.locate("message", c) for c in candidates)
+        items = [obj for obj, par, own in filter(None, found)
+                 if own == owner["id"] and (parent is None or par == parent)]
+    elif parent is None:
         items = emu.store.owned("message", owner["id"])
     else:
-        items = emu.store.children("message", resolve_folder(emu.store, owner, folder)["id"])
+        items = emu.store.children("message", parent)
     items.sort(key=lambda m: m["receivedDateTime"] or "", reverse=True)  # Graph's default order
     expand = extprops.expansion(req)
     select = req.query.get("$select")

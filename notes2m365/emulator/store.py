@@ -32,14 +32,27 @@ CREATE TABLE IF NOT EXISTS objects (
 );
 CREATE INDEX IF NOT EXISTS objects_parent ON objects (kind, parent);
 CREATE INDEX IF NOT EXISTS objects_owner ON objects (kind, owner);
+CREATE INDEX IF NOT EXISTS objects_isread ON objects (kind, parent, json_extract(data, '$.isRead'));
+CREATE INDEX IF NOT EXISTS objects_ishidden ON objects (kind, parent, json_extract(data, '$.isHidden'));
 CREATE TABLE IF NOT EXISTS blobs (id TEXT PRIMARY KEY, data BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS chunks (session TEXT NOT NULL, start INTEGER NOT NULL, data BLOB NOT NULL,
                                    PRIMARY KEY (session, start));
+CREATE TABLE IF NOT EXISTS extindex (kind TEXT NOT NULL, prop TEXT NOT NULL, value TEXT NOT NULL, id TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS extindex_lookup ON extindex (kind, prop, value);
+CREATE INDEX IF NOT EXISTS extindex_id ON extindex (kind, id);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 Obj = dict[str, Any]
+COUNTABLE = ("$.isRead", "$.isHidden")  # JSON paths with an expression index (folder counts)
+
+
+def _ext_rows(kind: str, obj: Obj) -> list[tuple[str, str, str, str]]:
+    """Index rows of an object's single-value extended properties (normalized id, case-folded value)."""
+    from .odata import normalize_ext_id
+
+    return [(kind, normalize_ext_id(k), str(v).lower(), obj["id"]) for k, v in (obj.get("_ext") or {}).items()]
 
 
 class Store:
@@ -88,7 +101,21 @@ class Store:
         with self._lock:
             self._db.execute("INSERT INTO objects (kind, id, parent, owner, data) VALUES (?, ?, ?, ?, ?)",
                              (kind, obj["id"], parent, owner, json.dumps(obj)))
+            self._reindex(kind, obj)
         return obj
+
+    def _reindex(self, kind: str, obj: Obj) -> None:
+        self._db.execute("DELETE FROM extindex WHERE kind = ? AND id = ?", (kind, obj["id"]))
+        rows = _ext_rows(kind, obj)
+        if rows:
+            self._db.executemany("INSERT INTO extindex (kind, prop, value, id) VALUES (?, ?, ?, ?)", rows)
+
+    def ext_lookup(self, kind: str, prop: str, value: str) -> list[str]:
+        """Ids of ``kind`` objects whose extended property ``prop`` (normalized id) equals ``value`` (any case)."""
+        with self._lock:
+            rows = self._db.execute("SELECT id FROM extindex WHERE kind = ? AND prop = ? AND value = ?",
+                                    (kind, prop, value.lower())).fetchall()
+        return [r[0] for r in rows]
 
     def get(self, kind: str, obj_id: str) -> Obj | None:
         with self._lock:
@@ -106,6 +133,7 @@ class Store:
         """Replace the JSON of an existing object."""
         with self._lock:
             self._db.execute("UPDATE objects SET data = ? WHERE kind = ? AND id = ?", (json.dumps(obj), kind, obj["id"]))
+            self._reindex(kind, obj)
         return obj
 
     def move(self, kind: str, obj_id: str, parent: str) -> None:
@@ -115,6 +143,7 @@ class Store:
     def delete(self, kind: str, obj_id: str) -> None:
         with self._lock:
             self._db.execute("DELETE FROM objects WHERE kind = ? AND id = ?", (kind, obj_id))
+            self._db.execute("DELETE FROM extindex WHERE kind = ? AND id = ?", (kind, obj_id))
 
     def children(self, kind: str, parent: str) -> list[Obj]:
         """Objects of ``kind`` in container ``parent``, in creation order."""
@@ -129,6 +158,14 @@ class Store:
             rows = self._db.execute("SELECT data FROM objects WHERE kind = ? AND owner = ? ORDER BY seq",
                                     (kind, owner)).fetchall()
         return [json.loads(r[0]) for r in rows]
+
+    def count_where(self, kind: str, parent: str, path: str, value: object) -> int:
+        """How many ``kind`` objects in ``parent`` have ``value`` at JSON ``path`` (e.g. ``$.isRead``)."""
+        if path not in COUNTABLE:  # the path is part of the SQL so that the expression index is used
+            raise ValueError(f"no index for {path}")
+        with self._lock:
+            return self._db.execute("SELECT COUNT(*) FROM objects WHERE kind = ? AND parent = ? "
+                                    f"AND json_extract(data, '{path}') = ?", (kind, parent, value)).fetchone()[0]
 
     def all(self, kind: str) -> list[Obj]:
         with self._lock:
