@@ -192,7 +192,7 @@ def create_upload_session(emu, req: GraphRequest, user: str, message: str, folde
         "id": session_id, "_mailbox": owner["id"], "_message": msg["id"], "_name": name, "_size": size,
         "_contentType": item.get("contentType"), "_isInline": bool(item.get("isInline")),
         # contentId cannot be set through an upload session (GH microsoft-graph-docs-contrib#4850).
-        "_token": token, "_expires": expires, "_next": 0, "expirationDateTime": expiration,
+        "_token": token, "_app": req.app_id, "_expires": expires, "_next": 0, "expirationDateTime": expiration,
     }, owner=owner["id"])
     root = req.base_url.rsplit("/v1.0", 1)[0]
     return GraphResponse(201, {

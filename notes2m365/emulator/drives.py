@@ -483,7 +483,7 @@ def create_session(emu, req: GraphRequest, drv: Json, base: Json, path: str) -> 
     token = secrets.token_urlsafe(24)
     expires = time.time() + emu.config.upload_session_ttl_s
     session = {"id": session_id, "_drive": drv["id"], "_parent": parent["id"], "_name": name,
-               "_behavior": behavior, "_fsi": fsi, "_token": token, "_expires": expires, "_total": None,
+               "_behavior": behavior, "_fsi": fsi, "_token": token, "_app": req.app_id, "_expires": expires, "_total": None,
                "_defer": bool(body.get("deferCommit", False)),
                "expirationDateTime": iso_utc_ts(expires)}
     store.insert("uploadSession", session, parent=drv["id"], owner=drv["id"])

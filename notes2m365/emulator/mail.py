@@ -20,7 +20,9 @@ from typing import Any
 from ..errors import EmulatorHttpError
 from . import attachments, extprops
 from .directory import mailbox_user
-from .odata import page, select_fields
+from .odata import check_expand, check_query, page, select_fields
+from .bodies import (body_error, bool_prop, check_properties, enum_prop, get_prop, item_body, string_list,
+                     string_prop)
 from .router import (GraphRequest, GraphResponse, Json, Router, bad_request, iso_utc, not_found, now_iso, opaque_id,
                      parse_datetime, public)
 from .store import Store
@@ -51,9 +53,16 @@ RECIPIENT_FIELDS = ("toRecipients", "ccRecipients", "bccRecipients", "replyTo")
 # DC:api/message-update.md: "Updatable only if isDraft = true".
 DRAFT_ONLY = {"body", "subject", "toRecipients", "ccRecipients", "bccRecipients", "from", "sender", "replyTo",
               "internetMessageId", "uniqueBody"}
-READ_ONLY = {"id", "isDraft", "receivedDateTime", "sentDateTime", "createdDateTime", "lastModifiedDateTime",
-             "hasAttachments", "parentFolderId", "conversationId", "changeKey", "webLink", "bodyPreview",
+MESSAGE_WRITABLE = {"subject", "body", "toRecipients", "ccRecipients", "bccRecipients", "replyTo", "from", "sender",
+                    "importance", "isRead", "isDeliveryReceiptRequested", "isReadReceiptRequested", "categories",
+                    "flag", "internetMessageId", "internetMessageHeaders", "singleValueExtendedProperties",
+                    "attachments", "inferenceClassification"}
+READ_ONLY = {"id", "isDraft", "conversationIndex", "uniqueBody", "receivedDateTime", "sentDateTime",
+             "createdDateTime", "lastModifiedDateTime", "hasAttachments", "parentFolderId", "conversationId", "changeKey", "webLink", "bodyPreview",
              "internetMessageHeaders"}
+FOLDER_WRITABLE = {"displayName", "singleValueExtendedProperties"}
+FOLDER_PROPS = FOLDER_WRITABLE | {"id", "parentFolderId", "childFolderCount", "unreadItemCount", "totalItemCount",
+                                  "isHidden"}
 MESSAGE_FLAGS = "Integer 0x0E07"  # PidTagMessageFlags: mfRead 0x1, mfUnsent 0x8 (MS-OXCMSG 2.2.1.6)
 DELIVERY_TIME = "SystemTime 0x0E06"  # PR_MESSAGE_DELIVERY_TIME -> receivedDateTime (davmail PR #517)
 SUBMIT_TIME = "SystemTime 0x0039"  # PR_CLIENT_SUBMIT_TIME -> sentDateTime (davmail PR #517)
@@ -95,49 +104,52 @@ def resolve_message(store: Store, user: Json, key: str) -> Json:
     return found[0]
 
 
-def render_folder(store: Store, folder: Json, req: GraphRequest) -> Json:
+def render_folder(store: Store, folder: Json, req: GraphRequest, expand: set[str] = frozenset()) -> Json:
     out = {**public(folder),
            "childFolderCount": store.count_where("mailFolder", folder["id"], "$.isHidden", False),
            "unreadItemCount": store.count_where("message", folder["id"], "$.isRead", False),
            "totalItemCount": store.count("message", folder["id"])}
-    return extprops.add_expansion(req, folder, select_fields(out, req.query.get("$select")))
+    out = select_fields(out, req.query.get("$select"))
+    return extprops.add_expansion(req, folder, out) if "singlevalueextendedproperties" in expand else out
+
+
+def _folder_query(req: GraphRequest) -> set[str]:
+    # Outlook's answer to an unknown property in a query option (realistic code, community reports).
+    check_query(req, FOLDER_PROPS, "Microsoft.OutlookServices.MailFolder", "RequestBroker--ParseUri")
+    return check_expand(req, ("singleValueExtendedProperties",))
 
 
 # -- folders ------------------------------------------------------------------------------------------
 def list_folders(emu, req: GraphRequest, user: str, folder: str | None = None) -> GraphResponse:
     owner = mailbox_user(emu.store, user)
     parent = resolve_folder(emu.store, owner, folder or "msgfolderroot")
+    expand = _folder_query(req)
     include_hidden = req.query.get("includeHiddenFolders", "").lower() == "true"
     items = [f for f in emu.store.children("mailFolder", parent["id"]) if include_hidden or not f["isHidden"]]
-    expand = extprops.expansion(req)
     return GraphResponse(200, page(req, items, page_size=emu.config.page_size,
-                                   render=lambda f: extprops.add_expansion(
-                                       req, f, render_folder(emu.store, f, _no_expand(req)), expand)))
-
-
-def _no_expand(req: GraphRequest) -> GraphRequest:
-    return GraphRequest(req.method, req.path, {k: v for k, v in req.query.items() if k != "$expand"},
-                        req.headers, req.body, req.base_url)
+                                   render=lambda f: render_folder(emu.store, f, req, expand)))
 
 
 def get_folder(emu, req: GraphRequest, user: str, folder: str) -> GraphResponse:
     owner = mailbox_user(emu.store, user)
-    return GraphResponse(200, render_folder(emu.store, resolve_folder(emu.store, owner, folder), req))
+    expand = _folder_query(req)
+    return GraphResponse(200, render_folder(emu.store, resolve_folder(emu.store, owner, folder), req, expand))
 
 
 def create_folder(emu, req: GraphRequest, user: str, folder: str | None = None) -> GraphResponse:
     owner = mailbox_user(emu.store, user)
     parent = resolve_folder(emu.store, owner, folder or "msgfolderroot")
     body = req.json()
-    name = body.get("displayName")
-    if not isinstance(name, str) or not name.strip():
+    check_properties(body, FOLDER_WRITABLE | {"isHidden"}, "microsoft.graph.mailFolder")
+    name = string_prop(body, "displayName")
+    if not name or not name.strip():
         raise bad_request("The folder display name is required.", "ErrorInvalidRequest")
     _check_unique_folder(emu, parent["id"], name)
     new = {"id": opaque_id("AAMkAGF", owner["id"], "folder", emu.store.next_number("mailFolder")),
-           "displayName": name, "parentFolderId": parent["id"], "isHidden": bool(body.get("isHidden", False)),
+           "displayName": name, "parentFolderId": parent["id"], "isHidden": bool_prop(body, "isHidden", False),
            "_ext": extprops.read_extended_properties(body)}
     emu.store.insert("mailFolder", new, parent=parent["id"], owner=owner["id"])
-    return GraphResponse(201, render_folder(emu.store, new, _no_expand(req)))
+    return GraphResponse(201, render_folder(emu.store, new, req))
 
 
 def _check_unique_folder(emu, parent_id: str, name: str, except_id: str | None = None) -> None:
@@ -152,15 +164,20 @@ def update_folder(emu, req: GraphRequest, user: str, folder: str) -> GraphRespon
     owner = mailbox_user(emu.store, user)
     target = resolve_folder(emu.store, owner, folder)
     body = req.json()
-    if "displayName" in body:
+    check_properties(body, FOLDER_WRITABLE | {"isHidden"}, "microsoft.graph.mailFolder")
+    if get_prop(body, "isHidden") is not None:  # settable at creation only (graph-semantics §1.8, UNCONFIRMED)
+        raise EmulatorHttpError(400, "ErrorInvalidPropertySet", "The property 'isHidden' is read-only.")
+    name = string_prop(body, "displayName")
+    if name is not None:
         if target.get("_wellKnown"):
-            raise EmulatorHttpError(400, "ErrorInvalidRequest",
-                                    "A well-known folder cannot be renamed.")
-        _check_unique_folder(emu, target["parentFolderId"], str(body["displayName"]), target["id"])
-        target["displayName"] = str(body["displayName"])
+            raise EmulatorHttpError(400, "ErrorInvalidRequest", "A well-known folder cannot be renamed.")
+        if not name.strip():
+            raise bad_request("The folder display name is required.", "ErrorInvalidRequest")
+        _check_unique_folder(emu, target["parentFolderId"], name, target["id"])
+        target["displayName"] = name
     target["_ext"] = extprops.read_extended_properties(body, target.get("_ext"))
     emu.store.put("mailFolder", target)
-    return GraphResponse(200, render_folder(emu.store, target, _no_expand(req)))
+    return GraphResponse(200, render_folder(emu.store, target, req))
 
 
 def delete_folder(emu, req: GraphRequest, user: str, folder: str) -> GraphResponse:
@@ -203,18 +220,55 @@ def create_message(emu, req: GraphRequest, user: str, folder: str | None = None)
     for spec in files:
         attachments.add_attachment(emu, message, spec)
     message = emu.store.get("message", message["id"]) or message
-    return GraphResponse(201, render_message(message, _no_expand(req), select=None))
+    return GraphResponse(201, render_message(emu, message, req))
+
+
+def _message_fields(body: Json) -> Json:
+    """The writable message properties present in ``body``, type-checked, under their canonical names."""
+    out: Json = {}
+    present = {k.lower() for k in body}
+
+    def has(name: str) -> bool:
+        return name.lower() in present
+    if has("subject"):
+        out["subject"] = string_prop(body, "subject") or ""
+    if has("body"):
+        out["body"] = item_body(body, "text")
+    for name in RECIPIENT_FIELDS:
+        if has(name):
+            out[name] = _check_recipients(get_prop(body, name), name)
+    for name in ("from", "sender"):
+        if has(name):
+            value = get_prop(body, name)
+            out[name] = None if value is None else _check_recipients([value], name)[0]
+    if has("importance"):
+        out["importance"] = enum_prop(body, "importance", ("low", "normal", "high"), "normal")
+    if has("inferenceClassification"):
+        out["inferenceClassification"] = enum_prop(body, "inferenceClassification", ("focused", "other"), "focused")
+    for name in ("isRead", "isDeliveryReceiptRequested", "isReadReceiptRequested"):
+        if has(name):
+            out[name] = bool_prop(body, name, False)
+    if has("categories"):
+        out["categories"] = string_list(body, "categories") or []
+    if has("internetMessageId"):
+        out["internetMessageId"] = string_prop(body, "internetMessageId")
+    if has("flag"):
+        flag = get_prop(body, "flag")
+        if not isinstance(flag, dict):
+            raise body_error("The value of 'flag' must be a followupFlag object.")
+        check_properties(flag, {"flagStatus", "startDateTime", "dueDateTime", "completedDateTime"},
+                         "microsoft.graph.followupFlag")
+        out["flag"] = {**flag, "flagStatus": enum_prop(flag, "flagStatus", ("notFlagged", "complete", "flagged"),
+                                                       "notFlagged")}
+    return out
 
 
 def _from_json(emu, body: Json) -> tuple[Json, list[Json]]:
+    check_properties(body, MESSAGE_WRITABLE | READ_ONLY, "microsoft.graph.message")
     now = now_iso()
     ext = extprops.read_extended_properties(body)
-    _check_internet_headers(emu, body.get("internetMessageHeaders"))
-    for field_name in RECIPIENT_FIELDS:
-        _check_recipients(body.get(field_name), field_name)
-    for field_name in ("from", "sender"):
-        if body.get(field_name) is not None:
-            _check_recipients([body[field_name]], field_name)
+    _check_internet_headers(emu, get_prop(body, "internetMessageHeaders"))
+    fields = _message_fields(body)
     # PidTagMessageFlags at creation decides draft state; read-only afterwards (MS-OXCMSG 2.2.1.6;
     # GH microsoft-graph-docs-contrib#2790). Community-established, UNCONFIRMED in Graph's own docs.
     flags_text = extprops.find(ext, MESSAGE_FLAGS)
@@ -227,34 +281,30 @@ def _from_json(emu, body: Json) -> tuple[Json, list[Json]]:
                                     f"The value '{flags_text}' of {MESSAGE_FLAGS} is not a 32-bit integer.")
         is_draft = bool(flags & 0x8)
         is_read = True if is_draft else bool(flags & 0x1)
-    if not is_draft and isinstance(body.get("isRead"), bool):
-        is_read = body["isRead"]
+    if not is_draft and "isRead" in fields:
+        is_read = fields["isRead"]
     # receivedDateTime / sentDateTime in the body are ignored; the MAPI times are honoured (davmail PR #517).
     received = _mapi_time(ext, DELIVERY_TIME) or now
     sent = _mapi_time(ext, SUBMIT_TIME) or (None if is_draft else now)
-    content = body.get("body") or {"contentType": "text", "content": ""}
-    if not isinstance(content, dict) or str(content.get("contentType", "text")).lower() not in ("text", "html"):
-        raise bad_request("body.contentType must be 'text' or 'html'.", "ErrorInvalidRequest")
+    content = fields.get("body", {"contentType": "text", "content": ""})
+    sender = fields.get("sender") or fields.get("from")
     message = {
         "createdDateTime": now, "lastModifiedDateTime": now, "receivedDateTime": received, "sentDateTime": sent,
-        "categories": list(body.get("categories") or []), "hasAttachments": False,
-        "internetMessageId": body.get("internetMessageId") or None,
-        "subject": body.get("subject") or "", "bodyPreview": _preview(content),
-        "importance": body.get("importance", "normal"), "isDeliveryReceiptRequested": False,
-        "isReadReceiptRequested": False, "isRead": is_read, "isDraft": is_draft,
-        "inferenceClassification": body.get("inferenceClassification", "focused"),
-        "body": {"contentType": str(content.get("contentType", "text")).lower(), "content": content.get("content", "")},
-        "sender": body.get("sender") or body.get("from"), "from": body.get("from") or body.get("sender"),
-        "toRecipients": body.get("toRecipients") or [], "ccRecipients": body.get("ccRecipients") or [],
-        "bccRecipients": body.get("bccRecipients") or [], "replyTo": body.get("replyTo") or [],
-        "flag": body.get("flag") or {"flagStatus": "notFlagged"},
-        "_ext": ext, "_headers": body.get("internetMessageHeaders") or [],
+        "categories": fields.get("categories", []), "hasAttachments": False,
+        "internetMessageId": fields.get("internetMessageId"), "subject": fields.get("subject", ""),
+        "bodyPreview": _preview(content), "importance": fields.get("importance", "normal"),
+        "isDeliveryReceiptRequested": fields.get("isDeliveryReceiptRequested", False),
+        "isReadReceiptRequested": fields.get("isReadReceiptRequested", False), "isRead": is_read,
+        "isDraft": is_draft, "inferenceClassification": fields.get("inferenceClassification", "focused"),
+        "body": content, "sender": sender, "from": fields.get("from") or sender,
+        "toRecipients": fields.get("toRecipients", []), "ccRecipients": fields.get("ccRecipients", []),
+        "bccRecipients": fields.get("bccRecipients", []), "replyTo": fields.get("replyTo", []),
+        "flag": fields.get("flag", {"flagStatus": "notFlagged"}),
+        "_ext": ext, "_headers": get_prop(body, "internetMessageHeaders") or [],
     }
-    if message["importance"] not in ("low", "normal", "high"):
-        raise bad_request(f"Invalid importance '{message['importance']}'.", "ErrorInvalidRequest")
-    files = body.get("attachments") or []
+    files = get_prop(body, "attachments") or []
     if not isinstance(files, list):
-        raise bad_request("attachments must be a collection.", "BadRequest")
+        raise body_error("The value of 'attachments' must be a collection.")
     return message, files
 
 
@@ -290,17 +340,25 @@ def _check_internet_headers(emu, headers: Any) -> None:
                                     f"The internet message header name '{name}' should start with 'x-' or 'X-'.")
 
 
-def _check_recipients(value: Any, field_name: str) -> None:
+def _check_recipients(value: Any, field_name: str) -> list[Json]:
+    """Recipients ``[{emailAddress: {address, name}}]``; 400 for anything else."""
     if value is None:
-        return
+        return []
     if not isinstance(value, list):
-        raise bad_request(f"{field_name} must be a collection of recipients.", "BadRequest")
+        raise body_error(f"The value of '{field_name}' must be a collection of recipients.")
+    out = []
     for recipient in value:
-        address = (recipient or {}).get("emailAddress", {}) if isinstance(recipient, dict) else {}
-        if not isinstance(address, dict) or not isinstance(address.get("address"), str) or "@" not in address["address"]:
+        address = get_prop(recipient, "emailAddress") if isinstance(recipient, dict) else None
+        if not isinstance(address, dict) or not isinstance(get_prop(address, "address"), str) \
+                or "@" not in get_prop(address, "address"):
             # EWS ResponseCode ErrorInvalidRecipients.
             raise EmulatorHttpError(400, "ErrorInvalidRecipients",
                                     f"At least one recipient in {field_name} is not valid.")
+        name = get_prop(address, "name")
+        if name is not None and not isinstance(name, str):
+            raise body_error(f"The name of a recipient in '{field_name}' must be a string.")
+        out.append({"emailAddress": {"name": name, "address": get_prop(address, "address")}})
+    return out
 
 
 def _preview(content: Json) -> str:
@@ -360,18 +418,29 @@ def _from_mime(raw: bytes) -> tuple[Json, list[Json]]:
 
 
 # -- messages: reads, updates, deletes -----------------------------------------------------------------
-def render_message(message: Json, req: GraphRequest, select: str | None) -> Json:
+def render_message(emu, message: Json, req: GraphRequest, expand: set[str] = frozenset()) -> Json:
+    select = req.query.get("$select") if req.method == "GET" else None
     out = public(message)
     out["@odata.etag"] = f'W/"{message.get("changeKey", "")}"'
     if select and "internetmessageheaders" in select.lower():
         # "returned only with $select=internetMessageHeaders" (DC:resources/message.md)
         out["internetMessageHeaders"] = message.get("_headers", [])
-    return extprops.add_expansion(req, message, select_fields(out, select))
+    out = select_fields(out, select)
+    if "attachments" in expand:
+        out["attachments"] = [attachments.render_attachment(a, emu.store)
+                              for a in emu.store.children("attachment", message["id"])]
+    return extprops.add_expansion(req, message, out) if "singlevalueextendedproperties" in expand else out
+
+
+def _message_query(req: GraphRequest) -> set[str]:
+    check_query(req, MESSAGE_WRITABLE | READ_ONLY, "Microsoft.OutlookServices.Message", "RequestBroker--ParseUri")
+    return check_expand(req, ("singleValueExtendedProperties", "attachments"))
 
 
 def list_messages(emu, req: GraphRequest, user: str, folder: str | None = None) -> GraphResponse:
     owner = mailbox_user(emu.store, user)
     parent = resolve_folder(emu.store, owner, folder)["id"] if folder is not None else None
+    expand = _message_query(req)
     candidates = extprops.indexed_candidates(emu.store, "message", req.query.get("$filter"))
     if candidates is not None:  # the source-key lookup of a resumed migration: use the index
         found = (emu.store.locate("message", c) for c in candidates)
@@ -382,27 +451,29 @@ def list_messages(emu, req: GraphRequest, user: str, folder: str | None = None) 
     else:
         items = emu.store.children("message", parent)
     items.sort(key=lambda m: m["receivedDateTime"] or "", reverse=True)  # Graph's default order
-    expand = extprops.expansion(req)
-    select = req.query.get("$select")
     return GraphResponse(200, page(req, items, page_size=emu.config.page_size,
-                                   render=lambda m: extprops.add_expansion(
-                                       req, m, render_message(m, _no_expand(req), select), expand)))
+                                   render=lambda m: render_message(emu, m, req, expand)))
 
 
 def get_message(emu, req: GraphRequest, user: str, message: str, folder: str | None = None) -> GraphResponse:
     owner = mailbox_user(emu.store, user)
-    return GraphResponse(200, render_message(resolve_message(emu.store, owner, message), req,
-                                             req.query.get("$select")))
+    expand = _message_query(req)
+    return GraphResponse(200, render_message(emu, resolve_message(emu.store, owner, message), req, expand))
 
 
 def update_message(emu, req: GraphRequest, user: str, message: str, folder: str | None = None) -> GraphResponse:
     owner = mailbox_user(emu.store, user)
     target = resolve_message(emu.store, owner, message)
     body = req.json()
+    check_properties(body, MESSAGE_WRITABLE | READ_ONLY, "microsoft.graph.message")
+    read_only = {k.lower() for k in READ_ONLY | {"attachments"}}
+    draft_only = {k.lower() for k in DRAFT_ONLY}
     for key in body:
-        if key in READ_ONLY:
+        if "@" in key:
+            continue
+        if key.lower() in read_only:
             raise EmulatorHttpError(400, "ErrorInvalidPropertySet", f"The property '{key}' is read-only.")
-        if key in DRAFT_ONLY and not target["isDraft"]:
+        if key.lower() in draft_only and not target["isDraft"]:
             # DC:api/message-update.md: "Updatable only if isDraft = true".
             raise EmulatorHttpError(400, "ErrorInvalidPropertyUpdateSentMessage",
                                     f"The property '{key}' can be updated only while the message is a draft.")
@@ -411,20 +482,16 @@ def update_message(emu, req: GraphRequest, user: str, message: str, folder: str 
         # PidTagMessageFlags is read-only after the first save (MS-OXCMSG 2.2.1.6).
         raise EmulatorHttpError(400, "ErrorInvalidPropertySet",
                                 "PidTagMessageFlags (Integer 0x0E07) can only be set when the message is created.")
-    for field_name in RECIPIENT_FIELDS:
-        if field_name in body:
-            _check_recipients(body[field_name], field_name)
-    for key, value in body.items():
-        if key != "singleValueExtendedProperties":
-            target[key] = value
-    if "body" in body:
-        target["bodyPreview"] = _preview(body["body"] or {})
-    target["_ext"] = {**target.get("_ext", {}), **new_ext}
+    fields = _message_fields(body)
+    target.update(fields)
+    if "body" in fields:
+        target["bodyPreview"] = _preview(fields["body"])
+    target["_ext"] = extprops.read_extended_properties(body, target.get("_ext"))
     target["lastModifiedDateTime"] = now_iso()
     target["_version"] = target.get("_version", 1) + 1
     target["changeKey"] = opaque_id("CQAAAB", target["id"], target["_version"])
     emu.store.put("message", target)
-    return GraphResponse(200, render_message(target, _no_expand(req), None))
+    return GraphResponse(200, render_message(emu, target, req))
 
 
 def delete_message(emu, req: GraphRequest, user: str, message: str, folder: str | None = None) -> GraphResponse:
@@ -466,7 +533,7 @@ def move_message(emu, req: GraphRequest, user: str, message: str, folder: str | 
     else:
         emu.store.put("message", target)
         emu.store.move("message", old_id, destination["id"])
-    return GraphResponse(201, render_message(target, _no_expand(req), None))
+    return GraphResponse(201, render_message(emu, target, req))
 
 
 def register(router: Router) -> None:

@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from ..errors import EmulatorHttpError
 from .router import GraphRequest, Json
@@ -155,7 +155,8 @@ class _Parser:
                 self.expect(":")
                 body = self.or_expr()
                 self.expect(")")
-                _check_id_comparisons(body, var)
+                if collection.lower() == "singlevalueextendedproperties":
+                    _check_extended_property_lambda(quantifier.lower(), var, body)
                 return ("lambda", quantifier.lower(), collection, var, body)
             if low not in FUNCTIONS:
                 raise invalid_filter(f"unknown function '{text}'")
@@ -175,16 +176,35 @@ class _Parser:
         return self.or_expr()
 
 
-def _check_id_comparisons(node: tuple, var: str) -> None:
-    """Inside an extended-property lambda, ``ep/id`` may only be compared with ``eq``
-    (DC:api/singlevaluelegacyextendedproperty-get.md)."""
-    if node[0] in ("and", "or"):
-        _check_id_comparisons(node[1], var)
-        _check_id_comparisons(node[2], var)
-    elif node[0] == "not":
-        _check_id_comparisons(node[1], var)
-    elif node[0] == "cmp" and node[1] != "eq" and (f"{var}/id" in (node[2][1:2] + node[3][1:2])):
-        raise invalid_filter("an extended property id can only be compared with 'eq'")
+def _check_extended_property_lambda(quantifier: str, var: str, body: tuple) -> None:
+    """The only form Graph documents (DC:api/singlevaluelegacyextendedproperty-get.md)::
+
+        Any(ep: ep/id eq '{id}' and <value test>)
+
+    with the value test ``ep/value eq|ne '…'``, ``contains|startswith(ep/value, '…')`` or
+    ``cast(ep/value, Edm.X) eq|ne|gt|ge|lt|le …``; "the filter on id must use eq"."""
+    if quantifier != "any":
+        raise invalid_filter("extended properties can only be filtered with Any(...)")
+    if body[0] != "and" or body[1][0] == "and" or body[2][0] == "and":
+        raise invalid_filter("an extended property filter is Any(ep: ep/id eq '...' and <a test of ep/value>)")
+    id_path, value_path = ("path", f"{var}/id"), ("path", f"{var}/value")
+
+    def is_id_test(n: tuple) -> bool:
+        return n[0] == "cmp" and n[1] == "eq" and n[2] == id_path and n[3][0] == "lit" and isinstance(n[3][1], str)
+
+    def is_value_test(n: tuple) -> bool:
+        if n[0] == "cmp" and n[2] == value_path and n[3][0] == "lit":
+            return n[1] in ("eq", "ne")
+        if n[0] == "call" and n[1] in ("contains", "startswith") and len(n[2]) == 2:
+            return n[2][0] == value_path and n[2][1][0] == "lit"
+        if n[0] == "cmp" and n[2][0] == "call" and n[2][1] == "cast" and n[3][0] == "lit":
+            return n[2][2][0] == value_path
+        return False
+    parts = [body[1], body[2]]
+    if not (any(map(is_id_test, parts)) and any(map(is_value_test, parts))):
+        if any(p[0] == "cmp" and id_path in (p[2], p[3]) and p[1] != "eq" for p in parts):
+            raise invalid_filter("an extended property id can only be compared with 'eq'")
+        raise invalid_filter("an extended property filter is Any(ep: ep/id eq '...' and <a test of ep/value>)")
 
 
 def parse_filter(text: str) -> tuple:
@@ -341,6 +361,63 @@ def select_fields(obj: Json, select: str | None, always: Iterable[str] = ("id",)
     return {k: v for k, v in obj.items() if k.lower() in wanted or k.startswith("@odata")}
 
 
+def _sort_key(value: Any) -> tuple:
+    """Order like a typed store: numbers as numbers, strings case-insensitively, nulls last."""
+    if value is None:
+        return (2, 0, "")
+    if isinstance(value, (bool, int, float)):
+        return (0, float(value), "")
+    return (1, 0, str(value).lower())
+
+
+def check_query(req: GraphRequest, known: Iterable[str], type_name: str, code: str = "BadRequest") -> None:
+    """400 for ``$select``, ``$orderby`` or ``$filter`` naming a property the type lacks, a bad ``$count``,
+    and ``$search`` (not emulated): a mistyped lookup must fail, not match nothing."""
+    names = {k.lower() for k in known} | {"id"}
+    q = req.query
+
+    def check(path: str) -> None:
+        head = path.strip().split("/")[0]
+        if head.lower() not in names:
+            raise EmulatorHttpError(400, code, f"Could not find a property named '{head}' on type '{type_name}'.")
+    for item in (q.get("$select") or "").split(","):
+        if item.strip():
+            check(item)
+    for clause in (q.get("$orderby") or "").split(","):
+        if clause.strip():
+            prop, _, direction = clause.strip().partition(" ")
+            check(prop)
+            if direction.strip().lower() not in ("", "asc", "desc"):
+                raise EmulatorHttpError(400, code, f"Invalid $orderby direction '{direction.strip()}'.")
+    if q.get("$filter"):
+        for path in referenced_paths(parse_filter(q["$filter"])):
+            check(path)
+    if "$search" in q:
+        raise EmulatorHttpError(400, code, "$search is not supported by the emulator; use $filter.")
+
+
+def check_expand(req: GraphRequest, supported: tuple[str, ...]) -> set[str]:
+    """The navigation properties named in ``$expand`` (lower-case); 400 for ones the resource lacks."""
+    names: set[str] = set()
+    depth, current, clauses = 0, "", []
+    for ch in req.query.get("$expand", ""):
+        depth += (ch == "(") - (ch == ")")
+        if ch == "," and depth == 0:
+            clauses.append(current)
+            current = ""
+        else:
+            current += ch
+    clauses.append(current)
+    for clause in clauses:
+        name = clause.split("(", 1)[0].strip().lower()
+        if not name:
+            continue
+        if name not in {s.lower() for s in supported}:
+            raise EmulatorHttpError(400, "BadRequest", f"Could not find a property named '{name}' to expand.")
+        names.add(name)
+    return names
+
+
 def page(req: GraphRequest, items: list[Json], *, page_size: int, render: Callable[[Json], Json],
          resolve: Resolver = default_resolver, max_top: int = 1000, filtered: bool = False) -> Json:
     """The collection answer: filter (unless ``filtered``), order, count, page with ``@odata.nextLink``."""
@@ -351,8 +428,10 @@ def page(req: GraphRequest, items: list[Json], *, page_size: int, render: Callab
     if q.get("$orderby"):
         for clause in reversed([c.strip() for c in q["$orderby"].split(",") if c.strip()]):
             prop, _, direction = clause.partition(" ")
-            items = sorted(items, key=lambda o: (resolve(o, prop) is None, str(_fold(resolve(o, prop)) or "")),
+            items = sorted(items, key=lambda o: _sort_key(resolve(o, prop)),
                            reverse=direction.strip().lower() == "desc")
+    if q.get("$count", "true").lower() not in ("true", "false"):
+        raise EmulatorHttpError(400, "BadRequest", "$count must be true or false.")
     try:
         top = int(q["$top"]) if "$top" in q else page_size
         skip = int(q.get("$skiptoken") or q.get("$skip") or 0)
@@ -367,9 +446,10 @@ def page(req: GraphRequest, items: list[Json], *, page_size: int, render: Callab
     if q.get("$count", "").lower() == "true":
         out["@odata.count"] = len(items)
     out["value"] = [render(o) for o in chunk]
-    if skip + top < len(items):
+    if top and skip + top < len(items):
         params = {k: v for k, v in q.items() if k not in ("$skip", "$skiptoken")}
         params["$skiptoken"] = str(skip + top)
         params.setdefault("$top", str(top))
-        out["@odata.nextLink"] = req.link(req.path) + "?" + urlencode(params)
+        # the path was decoded on the way in: encode it again ('#', '%', spaces in drive paths)
+        out["@odata.nextLink"] = req.link(quote(req.path, safe="/:@!$&'()*+,;=")) + "?" + urlencode(params)
     return out

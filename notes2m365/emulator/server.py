@@ -11,6 +11,9 @@ rehearsals driven from Python).
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import json
 import logging
 import socket
 import threading
@@ -86,9 +89,19 @@ def build_app(emulator: Emulator | Callable[[], Emulator]) -> Starlette:
 
 
 def _app_id(authorization: str) -> str:
-    """The throttling identity of a caller: a hash of its token (never the token itself)."""
-    import hashlib
-    return hashlib.sha256(authorization.encode()).hexdigest()[:16]
+    """The throttling identity of a caller: Graph throttles per application, so the ``appid`` (v1 tokens) or
+    ``azp`` (v2) claim of a JWT; for an opaque token, a hash of it (never the token itself)."""
+    token = authorization.partition(" ")[2].strip()
+    parts = token.split(".")
+    if len(parts) == 3:
+        try:
+            claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+            app = claims.get("appid") or claims.get("azp")
+            if isinstance(app, str) and app:
+                return "app:" + app
+        except (ValueError, AttributeError):
+            pass
+    return "token:" + hashlib.sha256(token.encode()).hexdigest()[:16]
 
 
 class _DroppedResponse(Response):

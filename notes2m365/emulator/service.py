@@ -10,6 +10,7 @@ through :meth:`Emulator.admit` / :meth:`Emulator.run` like direct calls.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import inspect
 import logging
 import time
@@ -113,11 +114,12 @@ class Emulator:
     # -- request pipeline ---------------------------------------------------------------------------
     def next_request_id(self) -> str:
         self._counter += 1
-        return str(uuid.UUID(int=(self.config.faults.seed << 64) | self._counter))
+        digest = hashlib.sha256(f"{self.config.faults.seed}:{self._counter}".encode()).digest()
+        return str(uuid.UUID(bytes=digest[:16], version=4))
 
     def authenticate(self, req: GraphRequest) -> None:
         auth = req.headers.get("authorization", "")
-        if req.path.startswith(UPLOAD_PREFIX):
+        if req.path.lower().startswith(UPLOAD_PREFIX):
             # Upload URLs are pre-authenticated; Outlook answers a bearer token with 401
             # (graph-semantics §2, §11.2; DC:concepts/outlook-large-attachments.md, driveitem-createuploadsession.md).
             if auth:
@@ -140,7 +142,8 @@ class Emulator:
         budget = route.budget
         owner: str | None = None
         if budget.startswith("upload:"):
-            budget, owner = self._upload_budget(params.get("session", ""))
+            # chunks carry no token: they count against the app that created the session
+            budget, owner, req.app_id = self._upload_budget(params.get("session", ""), req.app_id)
         if budget == "mailbox":
             key = owner or params.get("user", "")
             user = find_user(self.store, key) if not owner else None
@@ -153,11 +156,12 @@ class Emulator:
                 req.app_id, sharepoint_units(req.method, route.many, req.path, req.query))
         return admission
 
-    def _upload_budget(self, session_id: str) -> tuple[str, str | None]:
+    def _upload_budget(self, session_id: str, app_id: str) -> tuple[str, str | None, str]:
         session = self.store.get("uploadSession", session_id)
         if session is None:
-            return "none", None
-        return ("mailbox", session["_mailbox"]) if session.get("_mailbox") else ("sharepoint", None)
+            return "none", None, app_id
+        app_id = session.get("_app", app_id)
+        return ("mailbox", session["_mailbox"], app_id) if session.get("_mailbox") else ("sharepoint", None, app_id)
 
     async def run(self, admission: Admission) -> GraphResponse:
         """Execute an admitted request in one transaction and release its slot."""
