@@ -54,9 +54,16 @@ def _refresh_has_attachments(store: Store, message: Json) -> None:
     store.put("message", message)
 
 
-def _check_message_size(emu, message: Json, extra: int) -> None:
+def _open_sessions(store: Store, message: Json) -> list[Json]:
+    return store.children("uploadSession", message["id"])
+
+
+def _check_message_size(emu, message: Json, extra: int, pending: bool = True) -> None:
+    """413 when the message would pass the size limit; open upload sessions count as reserved."""
     used = sum(a["size"] for a in emu.store.children("attachment", message["id"]))
     used += len(str(message.get("body", {}).get("content", "")).encode())
+    if pending:
+        used += sum(s["_size"] for s in _open_sessions(emu.store, message))
     limit = emu.config.switches.max_message_bytes
     if used + extra > limit:
         # Default Exchange Online maximum message size 35 MB (DC:api/attachment-createuploadsession.md tip).
@@ -103,14 +110,23 @@ def _store_attachment(store: Store, message: Json, name: str, data: bytes, conte
 
 
 def delete_all(store: Store, message: Json) -> None:
+    """A message's attachments and its open upload sessions (with their chunks)."""
     for att in store.children("attachment", message["id"]):
         store.delete_blob(att["_blob"])
         store.delete("attachment", att["id"])
+    for session in _open_sessions(store, message):
+        store.drop_chunks(session["id"])
+        store.delete("uploadSession", session["id"])
 
 
 def rekey(store: Store, old_message_id: str, new_message_id: str) -> None:
+    """After a move changed the message id: attachments and open sessions follow."""
     for att in store.children("attachment", old_message_id):
         store.move("attachment", att["id"], new_message_id)
+    for session in store.children("uploadSession", old_message_id):
+        session["_message"] = new_message_id
+        store.put("uploadSession", session)
+        store.move("uploadSession", session["id"], new_message_id)
 
 
 # -- endpoints -------------------------------------------------------------------------------------------
@@ -193,7 +209,7 @@ def create_upload_session(emu, req: GraphRequest, user: str, message: str, folde
         "_contentType": item.get("contentType"), "_isInline": bool(item.get("isInline")),
         # contentId cannot be set through an upload session (GH microsoft-graph-docs-contrib#4850).
         "_token": token, "_app": req.app_id, "_expires": expires, "_next": 0, "expirationDateTime": expiration,
-    }, owner=owner["id"])
+    }, parent=msg["id"], owner=owner["id"])
     root = req.base_url.rsplit("/v1.0", 1)[0]
     return GraphResponse(201, {
         "@odata.context": f"{req.base_url}/$metadata#microsoft.graph.uploadSession",
@@ -247,6 +263,7 @@ def upload_chunk(emu, req: GraphRequest, session: str) -> GraphResponse:
     message = emu.store.get("message", sess["_message"])
     if message is None:
         raise not_found("The message of this upload session no longer exists.")
+    _check_message_size(emu, message, len(data), pending=False)
     att = _store_attachment(emu.store, message, sess["_name"], data, sess["_contentType"], sess["_isInline"], None)
     root = req.base_url.rsplit("/v1.0", 1)[0]
     location = f"{root}/api/v2.0/Users('{sess['_mailbox']}')/Messages('{message['id']}')/Attachments('{att['id']}')"

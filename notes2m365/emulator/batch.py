@@ -55,6 +55,8 @@ def parse_items(req: GraphRequest) -> list[dict[str, Any]]:
             raise _bad(f"Request id : {item_id}: the url must be relative to the version, like '/users'.")
         if item["url"].lstrip("/").lower().startswith("$batch"):
             raise _bad("Nested batch requests are not supported.")
+        if item["url"].lstrip("/").lower().startswith("_upload/"):
+            raise _bad(f"Request id : {item_id}: upload URLs cannot be used in a batch.")
         headers = item.get("headers") or {}
         if not isinstance(headers, dict):
             raise _bad(f"Request id : {item_id}: headers must be an object.")
@@ -126,7 +128,7 @@ async def post_batch(emu, req: GraphRequest) -> GraphResponse:
         for start in range(0, len(items), PARALLELISM):
             await asyncio.gather(*(run(item) for item in items[start:start + PARALLELISM]))
     ordered = [answers[i["id"]] for i in items]
-    random.Random(f"{emu.config.faults.seed}:{req.request_id}").shuffle(ordered)
+    random.Random(f"{emu.config.faults.seed}:{req.body!r}").shuffle(ordered)
     return GraphResponse(200, {"responses": ordered})
 
 

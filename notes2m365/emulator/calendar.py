@@ -204,6 +204,10 @@ def check_recurrence(value: object, start_zone: str) -> Json | None:
     pattern, rng = get_prop(value, "pattern"), get_prop(value, "range")
     if not isinstance(pattern, dict) or not isinstance(rng, dict):
         raise validation_error("A recurrence needs both 'pattern' and 'range'.")
+    check_properties(pattern, {"type", "interval", "month", "dayOfMonth", "daysOfWeek", "firstDayOfWeek", "index"},
+                     "microsoft.graph.recurrencePattern")
+    check_properties(rng, {"type", "startDate", "endDate", "recurrenceTimeZone", "numberOfOccurrences"},
+                     "microsoft.graph.recurrenceRange")
     kind = enum_prop(pattern, "type", PATTERN_TYPES, None)
     if kind is None:
         raise validation_error("The recurrence pattern needs a 'type'.")
@@ -226,6 +230,11 @@ def check_recurrence(value: object, start_zone: str) -> Json | None:
         raise validation_error(f"An {kind} recurrence pattern needs 'dayOfMonth'.")
     if kind in ("absoluteYearly", "relativeYearly") and month == 0:
         raise validation_error(f"A {kind} recurrence pattern needs 'month'.")
+    if kind == "weekly" and get_prop(pattern, "firstDayOfWeek") is None:
+        # weekly requires interval, daysOfWeek and firstDayOfWeek (graph-semantics §3.1, recurrencepattern.md)
+        raise validation_error("A weekly recurrence pattern needs 'firstDayOfWeek'.")
+    if kind == "absoluteYearly" and day_of_month > (29 if month == 2 else 30 if month in (4, 6, 9, 11) else 31):
+        raise validation_error(f"Month {month} has no day {day_of_month}.")
     range_type = enum_prop(rng, "type", RANGE_TYPES, None)
     if range_type is None:
         raise validation_error("The recurrence range needs a 'type'.")

@@ -18,14 +18,14 @@ import mimetypes
 import re
 import secrets
 import time
-import uuid
 from typing import Any
 from urllib.parse import quote
 
 from ..errors import EmulatorHttpError
 from .directory import require_site
 from .odata import page, select_fields
-from .router import GraphRequest, GraphResponse, Json, Router, iso_utc, now_iso, opaque_id, parse_datetime, public
+from .router import (GraphRequest, GraphResponse, Json, Router, guid, iso_utc, now_iso, opaque_id, parse_datetime,
+                     public)
 from .store import Store
 
 CHUNK_MULTIPLE = 327_680  # 320 KiB (DC:api/driveitem-createuploadsession.md)
@@ -60,7 +60,8 @@ def create_drive(store: Store, site: Json, list_obj: Json) -> Json:
     root = {"id": new_item_id(store, drive_id), "name": "root", "createdDateTime": now, "lastModifiedDateTime": now,
             "webUrl": drive["webUrl"], "folder": {}, "root": {}, "size": 0,
             "fileSystemInfo": {"createdDateTime": now, "lastModifiedDateTime": now},
-            "_drive": drive_id, "_version": 1, "_guid": str(uuid.uuid4()).upper()}
+            "_drive": drive_id, "_version": 1}
+    root["_guid"] = guid("driveItem", root["id"]).upper()
     drive["_root"] = root["id"]
     store.insert("drive", drive, parent=site["id"], owner=site["id"])
     store.insert("driveItem", root, parent=drive_id, owner=drive_id)
@@ -180,7 +181,8 @@ def _new_folder(store: Store, drive: Json, parent: Json, name: str) -> Json:
               "createdBy": {"user": {"displayName": "SharePoint App"}},
               "lastModifiedBy": {"user": {"displayName": "SharePoint App"}},
               "fileSystemInfo": {"createdDateTime": now, "lastModifiedDateTime": now},
-              "_drive": drive["id"], "_parent": parent["id"], "_version": 1, "_guid": str(uuid.uuid4()).upper()}
+              "_drive": drive["id"], "_parent": parent["id"], "_version": 1}
+    folder["_guid"] = guid("driveItem", folder["id"]).upper()
     store.insert("driveItem", folder, parent=parent["id"], owner=drive["id"])
     return folder
 
@@ -274,15 +276,15 @@ def write_file(store: Store, drive: Json, parent: Json, name: str, data: bytes, 
                                   "sha256Hash": hashlib.sha256(data).hexdigest().upper()}},
               "size": len(data), "lastModifiedDateTime": now}
     if existing is not None and "folder" in existing:
-        _delete_tree(store, existing["id"])
-        existing = None
+        # Replacing a folder by a file is undocumented; refusing is the side that cannot lose data.
+        raise EmulatorHttpError(409, conflict_code, f"'{name}' is a folder; a file cannot replace it.")
     if existing is None:
         item: Json = {"id": new_item_id(store, drive["id"]), "name": name, "createdDateTime": now,
                       "createdBy": {"user": {"displayName": "SharePoint App"}},
                       "lastModifiedBy": {"user": {"displayName": "SharePoint App"}},
                       "fileSystemInfo": {"createdDateTime": now, "lastModifiedDateTime": now},
-                      "_drive": drive["id"], "_parent": parent["id"], "_version": 0,
-                      "_guid": str(uuid.uuid4()).upper()}
+                      "_drive": drive["id"], "_parent": parent["id"], "_version": 0}
+        item["_guid"] = guid("driveItem", item["id"]).upper()
         item["_blob"] = "drive:" + item["id"]
     else:
         item = existing
@@ -387,7 +389,10 @@ def _post_children(emu, req: GraphRequest, drv: Json, parent: Json) -> GraphResp
     # Default conflict behaviour fail -> 409 nameAlreadyExists (graph-semantics §6; code UNCONFIRMED there).
     final = _conflict(emu.store, parent, name, body.get(CONFLICT_KEY, "fail"))
     existing = child_named(emu.store, parent["id"], final)
-    if existing is not None:  # replace
+    if existing is not None:  # replace: undocumented for folders; never silently delete content
+        if "folder" not in existing or emu.store.count("driveItem", existing["id"]):
+            raise EmulatorHttpError(409, "nameAlreadyExists",
+                                    f"'{final}' exists and is not an empty folder; it is not replaced.")
         _delete_tree(emu.store, existing["id"])
     folder = _new_folder(emu.store, drv, parent, final)
     if "fileSystemInfo" in body:

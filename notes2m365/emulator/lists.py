@@ -20,7 +20,7 @@ from ..errors import EmulatorHttpError
 from . import drives
 from .directory import require_site
 from .odata import default_resolver, page, parse_filter, referenced_paths, select_fields
-from .router import GraphRequest, GraphResponse, Json, Router, now_iso, public
+from .router import GraphRequest, GraphResponse, Json, Router, guid, now_iso, public
 from .store import Store
 
 NAMESPACE = uuid.UUID("2b0f5e0c-8a51-4d3e-9a43-5b8f3c6e7d21")
@@ -134,7 +134,7 @@ def validate_column(body: Any, existing: list[Json], site_id: str, store: Store,
         raise invalid(f"Column '{name}' must be indexed to enforce unique values.")
     return {"columnGroup": "Custom Columns", "description": body.get("description", ""),
             "displayName": display, "enforceUniqueValues": unique,
-            "hidden": bool(body.get("hidden", False)), "id": str(uuid.uuid4()), "indexed": indexed, "name": name,
+            "hidden": bool(body.get("hidden", False)), "id": guid("column", store.next_number("column")), "indexed": indexed, "name": name,
             "readOnly": bool(body.get("readOnly", False)) or facet == "calculated",
             "required": bool(body.get("required", False)), facet: value}
 
@@ -209,7 +209,10 @@ def post_list(emu, req: GraphRequest, site: str) -> GraphResponse:
     display = body.get("displayName")
     if not isinstance(display, str) or not display.strip():
         raise invalid("The list 'displayName' is required.")  # DC:api/list-create.md
-    template = (body.get("list") or {}).get("template", "genericList")  # default genericList (graph-semantics §5.1)
+    info = body.get("list") or {}
+    if not isinstance(info, dict):
+        raise invalid("The value of 'list' must be a listInfo object.")
+    template = info.get("template", "genericList")  # default genericList (graph-semantics §5.1)
     if template not in TEMPLATES:
         raise invalid(f"The list template '{template}' is not supported by the emulator.")
     _ensure_unique_title(emu.store, site_obj["id"], display, body.get("name"))

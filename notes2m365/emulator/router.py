@@ -14,6 +14,7 @@ import base64
 import hashlib
 import json
 import re
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -52,6 +53,10 @@ class GraphRequest:
         """The body as a JSON object, or 400 BadRequest as Graph answers unparsable bodies."""
         if not self.body:
             raise EmulatorHttpError(400, "BadRequest", "Empty Payload. JSON content expected.")
+        content_type = self.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+        if not content_type.endswith("json"):
+            raise EmulatorHttpError(415, "UnsupportedMediaType",
+                                    f"A JSON body needs Content-Type application/json, not '{content_type}'.")
         try:
             value = json.loads(self.body)
         except (ValueError, UnicodeDecodeError):
@@ -137,6 +142,12 @@ def opaque_id(prefix: str, *parts: object) -> str:
     """A Graph-looking opaque id (URL-safe base64, no '/'), deterministic from ``parts``."""
     digest = hashlib.sha256("\x1f".join(map(str, parts)).encode()).digest()
     return prefix + base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def guid(*parts: object) -> str:
+    """A GUID-shaped id, deterministic from ``parts`` (so fault draws on requests naming it are reproducible)."""
+    digest = hashlib.sha256("\x1f".join(map(str, parts)).encode()).digest()
+    return str(uuid.UUID(bytes=digest[:16], version=4))
 
 
 def public(obj: Json) -> Json:

@@ -195,7 +195,7 @@ class Emulator:
         req.request_id = req.request_id or self.next_request_id()
         fault: str | None = None
         budget_key: str | None = None
-        drop = False
+        drop = waited = False
         try:
             if batch_id is None:
                 self.authenticate(req)
@@ -205,6 +205,7 @@ class Emulator:
                 fault = {"reset": "503", "lost-reset": "lost-504"}[fault]
             if fault in ("503", "504", "reset"):
                 await self.latency()
+                waited = True
                 drop = fault == "reset"
                 status = int(fault) if fault != "reset" else 503
                 raise EmulatorHttpError(status, "ServiceUnavailable" if status == 503 else "GatewayTimeout",
@@ -212,14 +213,20 @@ class Emulator:
                                         {"Retry-After": "1"} if status == 503 else {})
             admission = self.admit(req)
             budget_key = admission.budget_key
-            await self.latency()
-            response = await self.run(admission)
+            try:
+                await self.latency()
+                waited = True
+                response = await self.run(admission)
+            finally:  # also when the wait is cancelled: never leak a concurrency slot
+                self.throttle.leave(admission.slot)
             if fault == "lost-504" or fault == "lost-reset":
                 drop = fault == "lost-reset"
                 response = error_response(EmulatorHttpError(504, "GatewayTimeout",
                                                             "The gateway timed out (injected fault; "
                                                             "the request was carried out)."), req)
         except EmulatorHttpError as err:
+            if not waited:  # --latency-ms is added to every answer, rejections included
+                await self.latency()
             response = error_response(err, req)
         self.requests.write({
             "time": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),

@@ -11,7 +11,6 @@ To Do draws on the Outlook mailbox budget (§8.1 lists outlookTask).
 from __future__ import annotations
 
 import re
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,7 +31,7 @@ from .pim import (
     string_prop,
     utc_dtz,
 )
-from .router import GraphRequest, GraphResponse, Json, Router, now_iso, public
+from .router import GraphRequest, GraphResponse, Json, Router, guid, now_iso, public
 from .store import Store
 
 STATUS = ("notStarted", "inProgress", "completed", "waitingOnOthers", "deferred")
@@ -123,17 +122,23 @@ def delete_list(emu: Any, req: GraphRequest, user: str, tlist: str) -> GraphResp
 # -- tasks ------------------------------------------------------------------------------------------------------
 
 
-def check_link(value: object) -> Json:
+def _next_child_id(task: Json, kind: str) -> str:
+    """A deterministic id for a linked resource or checklist item, unique within the task."""
+    task["_seq"] = task.get("_seq", 0) + 1
+    return guid(task.get("id", ""), kind, task["_seq"])
+
+
+def check_link(value: object, task: Json) -> Json:
     """A linkedResource (DC:resources/linkedresource.md)."""
     if not isinstance(value, dict):
         raise invalid()
     check_properties(value, LINK_PROPS, "microsoft.graph.linkedResource", _invalid)
     link = {key: string_prop(value, key, error=_invalid) for key in ("webUrl", "applicationName", "displayName",
                                                                    "externalId")}
-    return {"id": str(uuid.uuid4()), **link}
+    return {"id": _next_child_id(task, "link"), **link}
 
 
-def check_checklist_item(value: object) -> Json:
+def check_checklist_item(value: object, task: Json) -> Json:
     if not isinstance(value, dict):
         raise invalid()
     check_properties(value, {"displayName", "isChecked", "id", "createdDateTime", "checkedDateTime"},
@@ -142,7 +147,7 @@ def check_checklist_item(value: object) -> Json:
     if not name:
         raise invalid("Invalid request body: checklistItem displayName is required.")
     checked = bool_prop(value, "isChecked", False, _invalid)
-    return {"id": str(uuid.uuid4()), "displayName": name, "isChecked": checked, "createdDateTime": now_iso(),
+    return {"id": _next_child_id(task, "checklistItem"), "displayName": name, "isChecked": checked, "createdDateTime": now_iso(),
             **({"checkedDateTime": now_iso()} if checked else {})}
 
 
@@ -190,12 +195,12 @@ def apply_task_fields(task: Json, body: Json, creating: bool) -> None:
         if links is not None:
             if not isinstance(links, list):
                 raise invalid()
-            task["linkedResources"] = [check_link(v) for v in links]  # inline at creation
+            task["linkedResources"] = [check_link(v, task) for v in links]  # inline at creation
         items = get_prop(body, "checklistItems")
         if items is not None:
             if not isinstance(items, list):
                 raise invalid()
-            task["checklistItems"] = [check_checklist_item(v) for v in items]
+            task["checklistItems"] = [check_checklist_item(v, task) for v in items]
 
 
 def find_task(emu: Any, owner: Json, tlist: str, task_id: str) -> Json:
@@ -300,7 +305,7 @@ def list_links(emu: Any, req: GraphRequest, user: str, tlist: str, task: str) ->
 
 def create_link(emu: Any, req: GraphRequest, user: str, tlist: str, task: str) -> GraphResponse:
     found = find_task(emu, mailbox(emu, user), tlist, task)
-    link = check_link(req.json())
+    link = check_link(req.json(), found)
     found.setdefault("linkedResources", []).append(link)
     emu.store.put("todoTask", found)
     return GraphResponse(201, link)

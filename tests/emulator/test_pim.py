@@ -25,7 +25,7 @@ def event_body(**extra: object) -> dict:
 
 
 def weekly(**pattern: object) -> dict:
-    base = {"type": "weekly", "interval": 1, "daysOfWeek": ["monday"]}
+    base = {"type": "weekly", "interval": 1, "daysOfWeek": ["monday"], "firstDayOfWeek": "sunday"}
     return {"pattern": {**base, **pattern},
             "range": {"type": "endDate", "startDate": "2024-03-04", "endDate": "2024-04-01"}}
 
@@ -231,15 +231,19 @@ def test_weekly_recurrence_makes_a_series_master(graph):
     {"pattern": {"type": "daily", "interval": 1},
      "range": {"type": "numbered", "startDate": "2024-03-04", "numberOfOccurrences": 0}},
     {"pattern": {"type": "daily", "interval": 1}},
+    {"pattern": {"type": "weekly", "interval": 1, "daysOfWeek": ["monday"]},
+     "range": {"type": "noEnd", "startDate": "2024-03-04"}},
+    {"pattern": {"type": "absoluteYearly", "interval": 1, "dayOfMonth": 31, "month": 2},
+     "range": {"type": "noEnd", "startDate": "2024-03-04"}},
 ], ids=["weekly-no-days", "interval-0", "absmonthly-no-day", "absyearly-no-month", "relmonthly-no-days",
-        "end-before-start", "numbered-zero", "no-range"])
+        "end-before-start", "numbered-zero", "no-range", "weekly-no-first-day", "february-31"])
 def test_invalid_recurrence_is_400(graph, recurrence):
     r = graph.post(U + "/events", json=event_body(recurrence=recurrence))
     assert r.status_code == 400 and error_code(r) == "ErrorPropertyValidationFailure"
 
 
-@pytest.mark.parametrize("pattern", [{"daysOfWeek": ["funday"]}, {"index": "fifth"}, {"type": "hourly"}],
-                         ids=["bad-day", "bad-index", "bad-type"])
+@pytest.mark.parametrize("pattern", [{"daysOfWeek": ["funday"]}, {"index": "fifth"}, {"type": "hourly"},
+                                     {"bogus": 3}], ids=["bad-day", "bad-index", "bad-type", "unknown-property"])
 def test_recurrence_enum_out_of_range_is_400(graph, pattern):
     r = graph.post(U + "/events", json=event_body(recurrence=weekly(**pattern)))
     assert r.status_code == 400 and error_code(r) == "RequestBodyRead"
