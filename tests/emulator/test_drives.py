@@ -292,3 +292,32 @@ def test_defer_commit(graph, anon, drive):
     assert graph.get(f"/drives/{drive}/root:/d.bin").status_code == 404
     done = anon.post(s["uploadUrl"])
     assert done.status_code == 201 and done.json()["size"] == 3
+
+
+# -- regressions from the fidelity review -------------------------------------------------------------
+def test_next_link_re_encodes_the_path(graph, drive):
+    for n in range(5):
+        assert put(graph, drive, f"My Folder #1/f{n}.txt").status_code == 201
+    first = graph.get(f"/drives/{drive}/root:/{quote('My Folder #1')}:/children", params={"$top": "2"}).json()
+    names, link = [i["name"] for i in first["value"]], first["@odata.nextLink"]
+    while link:
+        page = graph.get(link)
+        assert page.status_code == 200, page.text
+        names += [i["name"] for i in page.json()["value"]]
+        link = page.json().get("@odata.nextLink")
+    assert sorted(names) == [f"f{n}.txt" for n in range(5)]
+
+
+def test_a_file_never_replaces_a_folder(graph, drive):
+    put(graph, drive, "F/inside.txt")
+    r = put(graph, drive, "F", **{"@microsoft.graph.conflictBehavior": "replace"})
+    assert r.status_code == 409
+    assert graph.get(f"/drives/{drive}/root:/F/inside.txt").status_code == 200
+
+
+def test_replace_does_not_wipe_a_non_empty_folder(graph, drive):
+    put(graph, drive, "Keep/inside.txt")
+    r = graph.post(f"/drives/{drive}/root/children", json={
+        "name": "Keep", "folder": {}, "@microsoft.graph.conflictBehavior": "replace"})
+    assert r.status_code == 409
+    assert graph.get(f"/drives/{drive}/root:/Keep/inside.txt").status_code == 200

@@ -312,3 +312,17 @@ def test_patch_and_delete_list(graph):
 def test_unknown_site_is_404(graph):
     r = graph.get("/sites/acme.sharepoint.com:/sites/nope:/lists")
     assert (r.status_code, error_code(r)) == (404, "itemNotFound")
+
+
+# -- regressions from the fidelity review -------------------------------------------------------------
+def test_list_info_must_be_an_object(graph):
+    r = graph.post(f"{SITE}/lists", json={"displayName": "X", "list": "genericList"})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "invalidRequest"
+
+
+def test_orderby_compares_numbers_as_numbers(graph):
+    lst = make_list(graph, "Numbers", [{"name": "Pages", "number": {}, "indexed": True}])
+    for pages in (5, 100, 10, 0):
+        assert add_item(graph, lst["id"], {"Title": str(pages), "Pages": pages}).status_code == 201
+    r = graph.get(f"{SITE}/lists/{lst['id']}/items", params={"$expand": "fields", "$orderby": "fields/Pages desc"})
+    assert [i["fields"]["Pages"] for i in r.json()["value"]] == [100, 10, 5, 0]

@@ -427,3 +427,112 @@ def test_cancelled_session_and_wrong_token_and_expiry(graph, emulator):
     time.sleep(0.1)
     r = put_chunk(url, b"0123456789", 0, 10)
     assert (r.status_code, error_code(r)) == (404, "ErrorItemNotFound")
+
+
+# -- regressions from the fidelity review -------------------------------------------------------------
+@pytest.mark.parametrize("body,code", [
+    ({"bogusProp": "x"}, "RequestBodyRead"),
+    ({"subject": 5}, "RequestBodyRead"),
+    ({"categories": "abc"}, "RequestBodyRead"),
+    ({"categories": 5}, "RequestBodyRead"),
+    ({"body": "plain"}, "RequestBodyRead"),
+    ({"body": {"content": 5}}, "RequestBodyRead"),
+    ({"importance": "urgent"}, "RequestBodyRead"),
+    ({"isRead": "yes"}, "RequestBodyRead"),
+])
+def test_message_create_refuses_unknown_and_mistyped_properties(graph, body, code):
+    r = graph.post(f"{U}/mailFolders/inbox/messages", json=body)
+    assert (r.status_code, error_code(r)) == (400, code)
+
+
+def test_property_names_match_case_insensitively(graph):
+    r = graph.post(f"{U}/mailFolders/inbox/messages", json={"Subject": "hello", "IsRead": False})
+    assert r.status_code == 201 and r.json()["subject"] == "hello"
+
+
+@pytest.mark.parametrize("body,code", [
+    ({"bogusProp": "x"}, "RequestBodyRead"),
+    ({"Subject": "changed"}, "ErrorInvalidPropertyUpdateSentMessage"),
+    ({"receiveddatetime": "2020-01-01T00:00:00Z"}, "ErrorInvalidPropertySet"),
+    ({"internetMessageHeaders": [{"name": "x-a", "value": "b"}]}, "ErrorInvalidPropertySet"),
+    ({"_ext": {"a": "b"}}, "RequestBodyRead"),
+    ({"body": "plain"}, "ErrorInvalidPropertyUpdateSentMessage"),
+    ({"isRead": "yes"}, "RequestBodyRead"),
+])
+def test_message_update_refuses_what_graph_refuses(graph, body, code):
+    m = post_message(graph, singleValueExtendedProperties=[NON_DRAFT])
+    r = graph.patch(f"{U}/messages/{m['id']}", json=body)
+    assert (r.status_code, error_code(r)) == (400, code)
+
+
+def test_folder_body_is_checked(graph):
+    r = graph.post(f"{U}/mailFolders", json={"displayName": "F1", "foo": 1})
+    assert (r.status_code, error_code(r)) == (400, "RequestBodyRead")
+
+
+@pytest.mark.parametrize("params", [
+    {"$filter": "nosuchprop eq 'x'"}, {"$select": "nosuchprop"}, {"$orderby": "nosuch"},
+    {"$orderby": "subject sideways"}, {"$expand": "bogus"}, {"$count": "maybe"}, {"$search": '"s1"'},
+])
+def test_query_options_naming_unknown_properties_are_400(graph, params):
+    r = graph.get(f"{U}/mailFolders/inbox/messages", params=params)
+    assert r.status_code == 400, r.text
+
+
+def test_expand_attachments(graph):
+    m = post_message(graph, attachments=[file_attachment("a.txt", b"abc")])
+    got = graph.get(f"{U}/messages/{m['id']}", params={"$expand": "attachments"}).json()
+    assert [a["name"] for a in got["attachments"]] == ["a.txt"]
+
+
+@pytest.mark.parametrize("flt", [
+    "singleValueExtendedProperties/Any(ep: ep/value eq 'x')",
+    f"singleValueExtendedProperties/Any(ep: ep/id eq '{KEY}' or ep/value eq 'x')",
+    f"singleValueExtendedProperties/Any(ep: ep/id eq '{KEY}' and ep/value gt 'a')",
+    f"singleValueExtendedProperties/All(ep: ep/id eq '{KEY}' and ep/value eq 'x')",
+    "singleValueExtendedProperties/Any(ep: contains(ep/id, 'Notes') and ep/value eq 'x')",
+    f"singleValueExtendedProperties/Any(ep: x/id eq '{KEY}' and ep/value eq 'x')",
+])
+def test_only_the_documented_extended_property_filter_form_is_accepted(graph, flt):
+    r = graph.get(f"{U}/messages", params={"$filter": flt})
+    assert r.status_code == 400, r.text
+
+
+def test_numeric_extended_property_filter_with_cast(graph):
+    post_message(graph, singleValueExtendedProperties=[{"id": KEY, "value": "42"}])
+    flt = f"singleValueExtendedProperties/Any(ep: ep/id eq '{KEY}' and cast(ep/value, Edm.Int32) gt 40)"
+    assert len(graph.get(f"{U}/messages", params={"$filter": flt}).json()["value"]) == 1
+
+
+def test_top_zero_has_no_next_link(graph):
+    post_message(graph)
+    r = graph.get(f"{U}/messages", params={"$top": "0"}).json()
+    assert r["value"] == [] and "@odata.nextLink" not in r
+
+
+@pytest.mark.parametrize("config", [EmulatorConfig(switches=Switches(max_message_bytes=1000))], indirect=True)
+def test_open_upload_sessions_reserve_message_size(graph):
+    m = post_message(graph)
+    assert start_session(graph, m["id"], 600).status_code == 201
+    r = start_session(graph, m["id"], 600)
+    assert (r.status_code, error_code(r)) == (413, "ErrorMessageSizeExceeded")
+
+
+def test_deleting_a_message_drops_its_upload_sessions(graph, emulator):
+    m = post_message(graph)
+    start_session(graph, m["id"], 10)
+    graph.post(f"{U}/messages/{m['id']}/permanentDelete")
+    assert emulator.emulator.store.all("uploadSession") == []
+
+
+def test_a_moved_message_keeps_its_upload_session(graph):
+    m = post_message(graph, folder="drafts")
+    url = start_session(graph, m["id"], 10).json()["uploadUrl"]
+    moved = graph.post(f"{U}/messages/{m['id']}/move", json={"destinationId": "inbox"}).json()
+    assert put_chunk(url, b"0123456789", 0, 10).status_code == 201
+    assert [a["size"] for a in graph.get(f"{U}/messages/{moved['id']}/attachments").json()["value"]] == [10]
+
+
+def test_json_endpoints_need_a_json_content_type(graph):
+    r = graph.post(f"{U}/mailFolders", content=b'{"displayName": "X"}', headers={"Content-Type": "application/xml"})
+    assert (r.status_code, error_code(r)) == (415, "UnsupportedMediaType")

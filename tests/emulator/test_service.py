@@ -379,3 +379,69 @@ def test_latency_is_added_to_every_response(emulator, graph):
     started = time.perf_counter()
     graph.get(f"{U}/mailFolders/inbox")
     assert time.perf_counter() - started >= 0.15
+
+
+# -- regressions from the fidelity review -------------------------------------------------------------
+def jwt(claims: dict) -> str:
+    import base64
+
+    def part(obj: dict) -> str:
+        return base64.urlsafe_b64encode(json.dumps(obj).encode()).decode().rstrip("=")
+    return f"{part({'alg': 'none'})}.{part(claims)}.sig"
+
+
+def test_throttling_is_per_application_not_per_token(emulator):
+    emulator.reset(EmulatorConfig(throttle=ThrottleConfig(mailbox_requests=2)), clock=FakeClock())
+    for n, expected in ((1, 200), (2, 200), (3, 429)):  # a refreshed token of the same app shares the budget
+        token = jwt({"appid": "11111111-2222-3333-4444-555555555555", "n": n})
+        r = httpx.get(f"{emulator.base_url}{U}/mailFolders/inbox", headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == expected
+    other = jwt({"appid": "99999999-2222-3333-4444-555555555555"})
+    r = httpx.get(f"{emulator.base_url}{U}/mailFolders/inbox", headers={"Authorization": f"Bearer {other}"})
+    assert r.status_code == 200
+
+
+def test_upload_chunks_count_against_the_app_that_opened_the_session(emulator, graph):
+    emulator.reset(EmulatorConfig(throttle=ThrottleConfig(mailbox_upload_bytes=3000)), clock=FakeClock())
+    draft = graph.post(f"{U}/messages", json={"subject": "d"}).json()
+    url = graph.post(f"{U}/messages/{draft['id']}/attachments/createUploadSession", json={
+        "AttachmentItem": {"attachmentType": "file", "name": "a", "size": 2500}}).json()["uploadUrl"]
+    r = httpx.put(url, content=b"x" * 2500, headers={"Content-Range": "bytes 0-2499/2500"})
+    assert r.status_code == 201
+    r = graph.post(f"{U}/mailFolders/inbox/messages", json={"subject": "y" * 600})
+    assert (r.status_code, error_code(r)) == (429, "ApplicationThrottled")
+
+
+def test_upload_urls_refuse_tokens_whatever_the_case_of_the_path(emulator, graph):
+    draft = graph.post(f"{U}/messages", json={"subject": "d"}).json()
+    url = graph.post(f"{U}/messages/{draft['id']}/attachments/createUploadSession", json={
+        "AttachmentItem": {"attachmentType": "file", "name": "a", "size": 3}}).json()["uploadUrl"]
+    shouted = url.replace(emulator.root_url + "/_upload/", emulator.base_url + "/_UPLOAD/")  # via the Graph route
+    r = httpx.put(shouted, content=b"abc", headers={"Content-Range": "bytes 0-2/3", "Authorization": "Bearer t"})
+    assert r.status_code == 401
+
+
+def test_upload_urls_are_refused_inside_a_batch(graph):
+    r = batch(graph, [{"id": "1", "method": "DELETE", "url": "/_upload/outlook/x?authtoken=y"}])
+    assert (r.status_code, error_code(r)) == (400, "BadRequest")
+
+
+def test_latency_is_added_to_rejections_too(emulator, anon):
+    emulator.reset(EmulatorConfig(faults=FaultConfig(latency_ms=150)))
+    started = time.perf_counter()
+    assert anon.get("/users").status_code == 401
+    assert time.perf_counter() - started >= 0.15
+
+
+@pytest.mark.parametrize("seed", [-1, 2**70])
+def test_any_integer_seed_works(emulator, graph, seed):
+    emulator.reset(EmulatorConfig(faults=FaultConfig(seed=seed)))
+    assert graph.get("/users").status_code == 200
+
+
+def test_batch_answers_are_shuffled_reproducibly(emulator, graph):
+    items = [get_item(n) for n in range(8)]
+    first = [x["id"] for x in batch(graph, items).json()["responses"]]
+    emulator.reset(EmulatorConfig())
+    graph.get("/users")  # other traffic before: the order must not depend on it
+    assert [x["id"] for x in batch(graph, items).json()["responses"]] == first
