@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from ..errors import EmulatorHttpError
-from .odata import page, select_fields
+from .odata import PARSE_URI, page, select_fields
 from .pim import (
     apply_extended_properties,
     body_error,
@@ -72,6 +72,9 @@ EVENT_READ_ONLY = {"id", "createdDateTime", "lastModifiedDateTime", "changeKey",
                    "type", "organizer", "isOrganizer", "responseStatus", "hasAttachments", "isCancelled",
                    "seriesMasterId", "onlineMeetingUrl", "onlineMeeting", "isDraft", "uid", "occurrenceId"}
 CALENDAR_WRITABLE = {"name", "color", "hexColor", "singleValueExtendedProperties", "multiValueExtendedProperties"}
+CALENDAR_PROPS = CALENDAR_WRITABLE | {"id", "isDefaultCalendar", "canEdit", "canShare", "canViewPrivateItems",
+                                      "changeKey", "owner", "isRemovable", "allowedOnlineMeetingProviders",
+                                      "defaultOnlineMeetingProvider", "isTallyingResponses"}
 
 
 def validation_error(message: str) -> EmulatorHttpError:
@@ -128,6 +131,8 @@ def list_calendars(emu: Any, req: GraphRequest, user: str) -> GraphResponse:
     owner = mailbox(emu, user)
     check_expand(req, ("singleValueExtendedProperties",))
     return GraphResponse(200, page(req, emu.store.owned("calendar", owner["id"]), page_size=emu.config.page_size,
+                                   known=CALENDAR_PROPS, type_name="Microsoft.OutlookServices.Calendar",
+                                   code=PARSE_URI,
                                    render=lambda c: render_calendar(req, c)))
 
 
@@ -449,7 +454,8 @@ def list_events(emu: Any, req: GraphRequest, user: str, cal: str | None = None) 
     # or from a specified calendar", DC beta user-list-events.md; the v1.0 text says "in the user's mailbox").
     target = find_calendar(emu.store, owner, cal) if cal else default_calendar(emu.store, owner)
     items = emu.store.children("event", target["id"])
-    return GraphResponse(200, page(req, items, page_size=emu.config.page_size,
+    return GraphResponse(200, page(req, items, page_size=emu.config.page_size, known=EVENT_WRITABLE | EVENT_READ_ONLY,
+                                   type_name="Microsoft.OutlookServices.Event", code=PARSE_URI,
                                    render=lambda e: render_event(req, emu.store, e, tz)))
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import EmulatorHttpError
-from .odata import page, select_fields
+from .odata import PARSE_URI, page, select_fields
 from .pim import (
     apply_extended_properties,
     body_error,
@@ -78,7 +78,8 @@ def list_folders(emu: Any, req: GraphRequest, user: str, folder: str | None = No
     owner = mailbox(emu, user)
     check_expand(req, ("singleValueExtendedProperties",))
     parent = find_folder(emu.store, owner, folder) if folder else default_folder(emu.store, owner)
-    return GraphResponse(200, page(req, emu.store.children("contactFolder", parent["id"]),
+    return GraphResponse(200, page(req, emu.store.children("contactFolder", parent["id"]), known=FOLDER_PROPS,
+                                   type_name="Microsoft.OutlookServices.ContactFolder", code=PARSE_URI,
                                    page_size=emu.config.page_size, render=lambda f: render_folder(req, f)))
 
 
@@ -225,6 +226,7 @@ def list_contacts(emu: Any, req: GraphRequest, user: str, folder: str | None = N
     check_expand(req, ("singleValueExtendedProperties",))
     parent = find_folder(emu.store, owner, folder) if folder else default_folder(emu.store, owner)
     return GraphResponse(200, page(req, emu.store.children("contact", parent["id"]), page_size=emu.config.page_size,
+                                   known=CONTACT_PROPS, type_name="Microsoft.OutlookServices.Contact", code=PARSE_URI,
                                    render=lambda c: render_contact(req, c)))
 
 

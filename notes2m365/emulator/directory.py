@@ -9,6 +9,8 @@ from .odata import page, select_fields
 from .router import GraphRequest, GraphResponse, Json, Router, public
 from .store import Store
 
+USER_PROPS = {"id", "displayName", "userPrincipalName", "mail", "givenName", "surname", "jobTitle", "businessPhones",
+              "mobilePhone", "officeLocation", "preferredLanguage", "accountEnabled", "department"}
 SITE_BY_PATH = re.compile(r"^/sites/(?P<host>[^/,:]+):(?P<path>/[^:]*)(?::(?P<rest>/.*)?)?$", re.IGNORECASE)
 
 
@@ -72,7 +74,8 @@ def render_site(site: Json, req: GraphRequest) -> Json:
 
 
 def list_users(emu, req: GraphRequest) -> GraphResponse:
-    return GraphResponse(200, page(req, emu.store.all("user"), page_size=100, max_top=999,
+    return GraphResponse(200, page(req, emu.store.all("user"), page_size=100, max_top=999, known=USER_PROPS,
+                                   type_name="microsoft.graph.user", code="Request_BadRequest",
                                    render=lambda u: select_fields(public(u), req.query.get("$select"))))
 
 

@@ -20,7 +20,7 @@ from typing import Any
 from ..errors import EmulatorHttpError
 from . import attachments, extprops
 from .directory import mailbox_user
-from .odata import check_expand, check_query, page, select_fields
+from .odata import PARSE_URI, check_expand, check_query, page, select_fields
 from .bodies import (body_error, bool_prop, check_properties, enum_prop, get_prop, item_body, string_list,
                      string_prop)
 from .router import (GraphRequest, GraphResponse, Json, Router, bad_request, iso_utc, not_found, now_iso, opaque_id,
@@ -114,8 +114,7 @@ def render_folder(store: Store, folder: Json, req: GraphRequest, expand: set[str
 
 
 def _folder_query(req: GraphRequest) -> set[str]:
-    # Outlook's answer to an unknown property in a query option (realistic code, community reports).
-    check_query(req, FOLDER_PROPS, "Microsoft.OutlookServices.MailFolder", "RequestBroker--ParseUri")
+    check_query(req, FOLDER_PROPS, "Microsoft.OutlookServices.MailFolder", PARSE_URI)
     return check_expand(req, ("singleValueExtendedProperties",))
 
 
@@ -433,7 +432,7 @@ def render_message(emu, message: Json, req: GraphRequest, expand: set[str] = fro
 
 
 def _message_query(req: GraphRequest) -> set[str]:
-    check_query(req, MESSAGE_WRITABLE | READ_ONLY, "Microsoft.OutlookServices.Message", "RequestBroker--ParseUri")
+    check_query(req, MESSAGE_WRITABLE | READ_ONLY, "Microsoft.OutlookServices.Message", PARSE_URI)
     return check_expand(req, ("singleValueExtendedProperties", "attachments"))
 
 

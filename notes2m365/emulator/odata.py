@@ -31,6 +31,8 @@ TOKEN = re.compile(r"""
     | (?P<punct>[(),:])
     | (?P<name>[A-Za-z_@$][\w@.$]*(?:/[A-Za-z_@$][\w@.$]*)*)
     )""", re.VERBOSE)
+# Outlook's answer to an unknown property in a query option (realistic code from community reports).
+PARSE_URI = "RequestBroker--ParseUri"
 COMPARISONS = {"eq", "ne", "gt", "ge", "lt", "le"}
 FUNCTIONS = {"contains", "startswith", "endswith", "cast", "tolower", "toupper"}
 
@@ -419,8 +421,14 @@ def check_expand(req: GraphRequest, supported: tuple[str, ...]) -> set[str]:
 
 
 def page(req: GraphRequest, items: list[Json], *, page_size: int, render: Callable[[Json], Json],
-         resolve: Resolver = default_resolver, max_top: int = 1000, filtered: bool = False) -> Json:
-    """The collection answer: filter (unless ``filtered``), order, count, page with ``@odata.nextLink``."""
+         resolve: Resolver = default_resolver, max_top: int = 1000, filtered: bool = False,
+         known: Iterable[str] | None = None, type_name: str = "", code: str = "BadRequest") -> Json:
+    """The collection answer: filter (unless ``filtered``), order, count, page with ``@odata.nextLink``.
+
+    With ``known`` (the type's property names), query options naming anything else are 400 (check_query).
+    """
+    if known is not None:
+        check_query(req, known, type_name, code)
     q = req.query
     if q.get("$filter") and not filtered:
         tree = parse_filter(q["$filter"])

@@ -79,6 +79,7 @@ def list_name(body: Json) -> str:
 def list_lists(emu: Any, req: GraphRequest, user: str) -> GraphResponse:
     owner = mailbox(emu, user)
     return GraphResponse(200, page(req, emu.store.owned("todoTaskList", owner["id"]), page_size=emu.config.page_size,
+                                   known=LIST_PROPS, type_name="microsoft.graph.todoTaskList",
                                    render=lambda t: select_fields(public(t), req.query.get("$select"))))
 
 
@@ -255,6 +256,7 @@ def list_tasks(emu: Any, req: GraphRequest, user: str, tlist: str) -> GraphRespo
     owner = mailbox(emu, user)
     found = find_list(emu, owner, tlist)
     return GraphResponse(200, page(req, emu.store.children("todoTask", found["id"]), page_size=emu.config.page_size,
+                                   known=TASK_PROPS | {"extensions"}, type_name="microsoft.graph.todoTask",
                                    render=lambda t: render_task(req, t)))
 
 

@@ -613,3 +613,10 @@ def test_todo_calls_draw_on_the_mailbox_budget(graph, emulator):
     graph.get(U + "/todo/lists")
     entry = httpx.get(emulator.root_url + "/_emulator/requests").json()["value"][-1]
     assert entry["budget"] == emulator.emulator.store.get("user", entry["budget"])["id"]
+
+
+@pytest.mark.parametrize("collection", ["/events", "/calendars", "/contacts", "/contactFolders", "/todo/lists"])
+def test_unknown_property_in_filter_is_400_not_an_empty_answer(graph, collection):
+    """A mistyped source-key lookup must fail loudly, never report 'not migrated' (review finding)."""
+    r = graph.get(U + collection, params={"$filter": "nosuchprop eq 'x'"})
+    assert r.status_code == 400, r.text
