@@ -231,9 +231,6 @@ def _write_file(folder: Path, name: str, data: bytes) -> str:
     return safe
 
 
-if __name__ == "__main__":  # pragma: no cover
-    main()
-
 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
@@ -289,3 +286,6 @@ def emulator(host: str, port: int, data_dir: str | None, tenant_file: str | None
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_USAGE)
 
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 
+import pytest
 from click.testing import CliRunner
 from lxml import etree
 
@@ -98,3 +99,49 @@ def test_inspect_jobs_gives_the_same_inventory(tmp_path):
     assert one.exit_code == two.exit_code == 0
     assert one.stdout == two.stdout
     assert json.loads(one.stdout)["documents"] == 32
+
+
+# -- notes2m365 emulator ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("args,message", [
+    (["--set", "foo.bar=1"], "unknown section"),
+    (["--set", "throttle.nope=1"], "unknown setting"),
+    (["--set", "throttle.mailbox_requests=many"], "not a valid int"),
+    (["--set", "switches.upload_session_on_non_draft"], "expected NAME=VALUE"),
+    (["--tenant", "/no/such/tenant.toml"], "cannot read tenant file"),
+])
+def test_emulator_bad_settings_exit_2_with_a_message(args, message):
+    result = CliRunner().invoke(main, ["emulator", *args])
+    assert result.exit_code == 2 and message in result.output
+
+
+def test_emulator_serves_until_ctrl_c(tmp_path):
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "notes2m365.cli", "emulator", "--port", str(port),
+                             "--data", str(tmp_path / "state"), "--set", "throttle.mailbox_requests=50"],
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        for _ in range(200):
+            try:
+                r = httpx.get(f"http://127.0.0.1:{port}/v1.0/users/jane.doe@acme.example",
+                              headers={"Authorization": "Bearer t"})
+                break
+            except httpx.TransportError:
+                time.sleep(0.05)
+        assert r.status_code == 200 and r.json()["displayName"] == "Jane Doe"
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=20) == 0
+    finally:
+        proc.kill()
+    stderr = proc.stderr.read()
+    assert f"http://127.0.0.1:{port}/v1.0" in stderr and "emulator stopped" in stderr
+    assert (tmp_path / "state" / "graph.sqlite").exists()

@@ -302,3 +302,93 @@ async def test_drive_simple_upload_by_path(emulator):
     assert (item.name, item.size) == ("q1.txt", 11)
     got = await client.drives.by_drive_id(drive.id).items.by_drive_item_id(item.id).content.get()
     assert got == b"quarter one"
+
+
+# -- rejections as the SDK sees them: status and error.code on ODataError --------------------------------
+async def _bad_header(client):
+    from msgraph.generated.models.internet_message_header import InternetMessageHeader
+    await client.users.by_user_id(JANE).messages.post(Message(subject="h", internet_message_headers=[
+        InternetMessageHeader(name="Received", value="x")]))
+
+
+async def _too_many_headers(client):
+    from msgraph.generated.models.internet_message_header import InternetMessageHeader
+    await client.users.by_user_id(JANE).messages.post(Message(subject="h", internet_message_headers=[
+        InternetMessageHeader(name=f"x-h{n}", value="v") for n in range(6)]))
+
+
+async def _all_day_not_midnight(client):
+    await client.users.by_user_id(JANE).events.post(Event(
+        subject="a", is_all_day=True, start=DateTimeTimeZone(date_time="2024-03-05T10:00:00", time_zone="UTC"),
+        end=DateTimeTimeZone(date_time="2024-03-06T10:00:00", time_zone="UTC")))
+
+
+async def _weekly_without_days(client):
+    from msgraph.generated.models.patterned_recurrence import PatternedRecurrence
+    from msgraph.generated.models.recurrence_pattern import RecurrencePattern
+    from msgraph.generated.models.recurrence_pattern_type import RecurrencePatternType
+    from msgraph.generated.models.recurrence_range import RecurrenceRange
+    from msgraph.generated.models.recurrence_range_type import RecurrenceRangeType
+    import datetime
+    await client.users.by_user_id(JANE).events.post(Event(
+        subject="r", start=DateTimeTimeZone(date_time="2024-03-04T10:00:00", time_zone="UTC"),
+        end=DateTimeTimeZone(date_time="2024-03-04T11:00:00", time_zone="UTC"),
+        recurrence=PatternedRecurrence(
+            pattern=RecurrencePattern(type=RecurrencePatternType.Weekly, interval=1),
+            range=RecurrenceRange(type=RecurrenceRangeType.NoEnd, start_date=datetime.date(2024, 3, 4)))))
+
+
+async def _session_on_non_draft(client):
+    msg = await client.users.by_user_id(JANE).messages.post(Message(
+        subject="sent", single_value_extended_properties=[
+            SingleValueLegacyExtendedProperty(id="Integer 0x0E07", value="1")]))
+    await _upload_session(client, msg.id, 5_000_000)
+
+
+async def _item_attachment_session(client):
+    msg = await client.users.by_user_id(JANE).messages.post(Message(subject="d"))
+    body = CreateUploadSessionPostRequestBody(attachment_item=AttachmentItem(
+        attachment_type=AttachmentType.Item, name="x", size=5_000_000))
+    await client.users.by_user_id(JANE).messages.by_message_id(msg.id).attachments.create_upload_session.post(body)
+
+
+async def _authorship_write(client):
+    site = await client.sites.by_site_id("acme.sharepoint.com:/sites/teamroom:").get()
+    created = await client.sites.by_site_id(site.id).lists.post(List_(display_name="Audit",
+                                                                      list_=ListInfo(template="genericList")))
+    await client.sites.by_site_id(site.id).lists.by_list_id(created.id).items.post(ListItem(
+        fields=FieldValueSet(additional_data={"Title": "x", "Created": "2001-01-01T00:00:00Z"})))
+
+
+async def _invalid_file_name(client):
+    site = await client.sites.by_site_id("acme.sharepoint.com:/sites/teamroom:").get()
+    drive = await client.sites.by_site_id(site.id).drive.get()
+    await client.drives.by_drive_id(drive.id).items.by_drive_item_id("root:/bad|name.txt:").content.put(b"x")
+
+
+async def _duplicate_drive_folder(client):
+    from msgraph.generated.models.drive_item import DriveItem
+    from msgraph.generated.models.folder import Folder
+    site = await client.sites.by_site_id("acme.sharepoint.com:/sites/teamroom:").get()
+    drive = await client.sites.by_site_id(site.id).drive.get()
+    children = client.drives.by_drive_id(drive.id).items.by_drive_item_id("root").children
+    await children.post(DriveItem(name="Minutes", folder=Folder()))
+    await children.post(DriveItem(name="Minutes", folder=Folder()))
+
+
+@pytest.mark.parametrize("call,status,code", [
+    (_bad_header, 400, "InvalidInternetMessageHeader"),
+    (_too_many_headers, 400, "InvalidInternetMessageHeaderCollection"),
+    (_all_day_not_midnight, 400, "ErrorPropertyValidationFailure"),
+    (_weekly_without_days, 400, "ErrorPropertyValidationFailure"),
+    (_session_on_non_draft, 400, "ErrorInvalidOperation"),
+    (_item_attachment_session, 405, "ErrorAttachmentSessionIsSupportedOnlyForFileAttachments"),
+    (_authorship_write, 400, "invalidRequest"),
+    (_invalid_file_name, 400, "invalidRequest"),
+    (_duplicate_drive_folder, 409, "nameAlreadyExists"),
+], ids=lambda v: getattr(v, "__name__", str(v)).strip("_"))
+@sync
+async def test_rejections_reach_the_sdk_with_graphs_status_and_code(emulator, call, status, code):
+    with pytest.raises(ODataError) as info:
+        await call(sdk_client(emulator))
+    assert (info.value.response_status_code, info.value.error.code) == (status, code)
