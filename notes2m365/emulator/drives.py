@@ -100,7 +100,13 @@ def resolve_drive(store: Store, drive: str | None = None, site: str | None = Non
 
 
 # -- naming rules ----------------------------------------------------------------------------------
-def check_name(store: Store, drive: Json, parent: Json, name: str, folder: bool) -> None:
+def _deepest(store: Store, folder_id: str) -> int:
+    """Length of the longest path below a folder ('/a/b.txt'), 0 when it is empty."""
+    return max((1 + len(child["name"]) + (_deepest(store, child["id"]) if "folder" in child else 0)
+                for child in store.children("driveItem", folder_id)), default=0)
+
+
+def check_name(store: Store, drive: Json, parent: Json, name: str, folder: bool, moving: Json | None = None) -> None:
     """SharePoint naming rules (support article "Restrictions and limitations in OneDrive and SharePoint",
     graph-semantics §6, §11.12); 400 invalidRequest naming the rule."""
     if not name or not name.strip():
@@ -121,7 +127,8 @@ def check_name(store: Store, drive: Json, parent: Json, name: str, folder: bool)
     if folder and name.lower() == "forms" and parent.get("root") is not None:
         raise invalid("'forms' is not allowed as a folder name at the root of a library.")
     full = drive["_libpath"].lstrip("/") + "/" + "/".join(filter(None, [item_path(store, parent), name]))
-    if len(full) > MAX_PATH:
+    below = _deepest(store, moving["id"]) if moving is not None and "folder" in moving else 0
+    if len(full) + below > MAX_PATH:  # a renamed or moved folder takes its whole subtree along
         raise invalid(f"The decoded path '{full[:40]}...' is longer than {MAX_PATH} characters.")
 
 
@@ -424,7 +431,7 @@ def _patch_item(emu, req: GraphRequest, drv: Json, item: Json) -> GraphResponse:
     if not isinstance(name, str):
         raise invalid("name must be a string.")
     if name.lower() != item["name"].lower() or parent["id"] != item["_parent"]:
-        check_name(store, drv, parent, name, folder="folder" in item)
+        check_name(store, drv, parent, name, folder="folder" in item, moving=item)
         other = child_named(store, parent["id"], name)
         if other is not None and other["id"] != item["id"]:
             raise EmulatorHttpError(409, "nameAlreadyExists", "The specified item name already exists.")

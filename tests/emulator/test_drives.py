@@ -321,3 +321,12 @@ def test_replace_does_not_wipe_a_non_empty_folder(graph, drive):
         "name": "Keep", "folder": {}, "@microsoft.graph.conflictBehavior": "replace"})
     assert r.status_code == 409
     assert graph.get(f"/drives/{drive}/root:/Keep/inside.txt").status_code == 200
+
+
+def test_renaming_a_folder_checks_the_path_length_of_its_contents(graph, drive):
+    deep = "d" * 150
+    assert put(graph, drive, f"F/{deep}/{deep}.txt").status_code == 201
+    folder = graph.get(f"/drives/{drive}/root:/F").json()
+    r = graph.patch(f"/drives/{drive}/items/{folder['id']}", json={"name": "F" * 120})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "invalidRequest"
+    assert graph.patch(f"/drives/{drive}/items/{folder['id']}", json={"name": "G"}).status_code == 200
