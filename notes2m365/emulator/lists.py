@@ -134,7 +134,8 @@ def validate_column(body: Any, existing: list[Json], site_id: str, store: Store,
         raise invalid(f"Column '{name}' must be indexed to enforce unique values.")
     return {"columnGroup": "Custom Columns", "description": body.get("description", ""),
             "displayName": display, "enforceUniqueValues": unique,
-            "hidden": bool(body.get("hidden", False)), "id": guid("column", store.next_number("column")), "indexed": indexed, "name": name,
+            "hidden": bool(body.get("hidden", False)), "id": guid("column", store.next_number("column")),
+            "indexed": indexed, "name": name,
             "readOnly": bool(body.get("readOnly", False)) or facet == "calculated",
             "required": bool(body.get("required", False)), facet: value}
 
@@ -495,13 +496,13 @@ def post_item(emu, req: GraphRequest, site: str, list: str) -> GraphResponse:
     values = apply_fields(emu, list_obj, None, body.get("fields", {}))  # DC:api/listitem-create.md
     n = emu.store.next_number(f"listItem:{list_obj['id']}")
     now = now_iso()
-    guid = str(uuid.uuid5(NAMESPACE, f"item:{list_obj['id']}:{n}"))
-    item: Json = {"id": f"{list_obj['id']}/{n}", "eTag": f'"{guid},1"', "createdDateTime": now,
+    item_guid = str(uuid.uuid5(NAMESPACE, f"item:{list_obj['id']}:{n}"))
+    item: Json = {"id": f"{list_obj['id']}/{n}", "eTag": f'"{item_guid},1"', "createdDateTime": now,
                   "lastModifiedDateTime": now, "webUrl": f"{list_obj['webUrl']}/DispForm.aspx?ID={n}",
                   "createdBy": APP_IDENTITY, "lastModifiedBy": APP_IDENTITY,
                   "parentReference": {"id": list_obj["id"], "siteId": list_obj["_site"]},
-                  "contentType": {"id": "0x0100" + guid.replace("-", "").upper(), "name": "Item"},
-                  "_fields": values, "_version": 1, "_guid": guid}
+                  "contentType": {"id": "0x0100" + item_guid.replace("-", "").upper(), "name": "Item"},
+                  "_fields": values, "_version": 1, "_guid": item_guid}
     emu.store.insert("spListItem", item, parent=list_obj["id"], owner=list_obj["_site"])
     return GraphResponse(201, render_item(list_obj, item, req, force_fields=True))
 
