@@ -1,0 +1,90 @@
+"""Job files: the demo job, overrides, and one-line errors naming file, line and key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from notes2m365.errors import ConfigError
+from notes2m365.job import load_job
+from notes2m365.tomlfile import format_path, parse_toml
+
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+
+
+def write_job(tmp_path: Path, text: str) -> Path:
+    (tmp_path / "mail").mkdir(exist_ok=True)
+    (tmp_path / "mail" / "a.dxl").write_text("<database/>")
+    (tmp_path / "apps.dxl").write_text("<database/>")
+    path = tmp_path / "job.toml"
+    path.write_text(text)
+    return path
+
+
+EMULATOR = '[target]\ngraph_url = "http://127.0.0.1:8765/v1.0"\n'
+MAILBOX = '[[mailbox]]\nsource = "mail/*.dxl"\nmailbox = "jane.doe@acme.example"\n'
+
+
+def test_demo_job_resolves_its_sources():
+    job = load_job(SAMPLES / "demo.toml")
+    assert job.target.is_emulator and job.target.auth == "none"
+    assert [Path(f).name for f in job.mailboxes[0].files] == ["jdoe-calendar.dxl", "jdoe-mail.dxl", "jdoe-todo.dxl"]
+    assert job.mailboxes[0].folders.endswith("jdoe-mail.folders.csv")
+    assert [s.mapping for s in job.sources] == ["builtin:mail", "builtin:contacts", "builtin:discussion"]
+    assert job.applications[0].target == "acme.sharepoint.com:/sites/teamroom"
+    assert job.identity.map.endswith("identity.csv") and job.identity.fallback_orgs == ("Acme",)
+    assert job.state.endswith("state/demo.sqlite") and ".." not in job.state
+
+
+def test_overrides_replace_job_values(tmp_path):
+    job = load_job(write_job(tmp_path, EMULATOR + MAILBOX),
+                   {"graph_url": "http://localhost:9000/v1.0/", "concurrency": 8, "state": "x.sqlite"})
+    assert (job.target.graph_url, job.concurrency, job.state) == ("http://localhost:9000/v1.0", 8, "x.sqlite")
+
+
+def test_microsoft_365_target_with_a_secret_from_the_environment(tmp_path):
+    job = load_job(write_job(tmp_path, '[target]\ntenant_id = "acme.onmicrosoft.com"\n'
+                                       'client_id = "11111111-2222-3333-4444-555555555555"\n'
+                                       'auth = "client_secret"\nclient_secret_env = "N2M_SECRET"\n' + MAILBOX))
+    assert not job.target.is_emulator and job.target.client_secret_env == "N2M_SECRET"
+
+
+@pytest.mark.parametrize("text,line,fragment", [
+    (EMULATOR + MAILBOX.replace("mailbox =", "mailbx ="), 5, "mailbox[1].mailbx: unknown key"),
+    (EMULATOR + MAILBOX.replace("jane.doe@acme.example", "jane.doe@"), 5, "mailbox[1].mailbox: 'jane.doe@' is not"),
+    (EMULATOR + MAILBOX.replace("mail/*.dxl", "nothing/*.dxl"), 4, "mailbox[1].source: 'nothing/*.dxl' matches no"),
+    (EMULATOR + MAILBOX + '[[application]]\nsource = "apps.dxl"\nsite = "acme.sharepoint.com:/sites/x"\n', 6,
+     "'mapping' is required"),
+    (EMULATOR + MAILBOX + '[[application]]\nsource = "apps.dxl"\nsite = "x:/s"\nmapping = "none.toml"\n', 9,
+     "application[1].mapping: 'none.toml' is not a file"),
+    ('[target]\ngraph_url = "http://example.com/v1.0"\n' + MAILBOX, 2, "plain http is only for an emulator"),
+    ('[target]\ntenant_id = "t.example"\nclient_id = "11111111-2222-3333-4444-555555555555"\n'
+     'auth = "client_secret"\nclient_secret = "hunter2"\n' + MAILBOX, 5, "secrets do not belong in job files"),
+    ('[target]\nauth = "client_secret"\ntenant_id = "t.example"\nclient_id = "not-a-guid"\n' + MAILBOX, 4,
+     "target.client_id: 'not-a-guid' is not a GUID"),
+    ("[target]\n" + MAILBOX, 1, "'auth' is required for Microsoft 365"),
+    (EMULATOR + "[job]\nconcurrency = 0\n" + MAILBOX, 4, "job.concurrency: must be between 1 and 64"),
+    (EMULATOR + '[job]\nconcurrency = "4"\n' + MAILBOX, 4, "job.concurrency: must be an integer"),
+    (EMULATOR + "[filters]\nsince = 2024-01-01\nuntil = 2023-01-01\n" + MAILBOX, 5, "filters.until: 2023-01-01 is"),
+    (EMULATOR + '[identity]\npattern = "{first}.{surname}"\n' + MAILBOX, 4, "unknown placeholder {surname}"),
+    (EMULATOR + MAILBOX + MAILBOX, None, "is already a source at line 3"),
+    (EMULATOR, None, "nothing to migrate"),
+    (EMULATOR + "[[mailbox]\n", 3, "not valid TOML"),
+])
+def test_errors_are_one_line_with_file_line_and_key(tmp_path, text, line, fragment):
+    path = write_job(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_job(path)
+    message = str(info.value)
+    assert "\n" not in message and fragment in message
+    assert message.startswith(f"{path}:{line}:" if line else str(path))
+
+
+def test_line_index_follows_tables_arrays_and_dotted_keys():
+    toml = parse_toml('a = 1\n[t]\n"quoted key" = 2\nx.y = 3\n[[arr]]\nk = 1\n[[arr]]\n\nk = """multi\nline\n"""\n'
+                      'after = 1\n', "f.toml")
+    assert toml.lines[("a",)] == 1 and toml.lines[("t", "quoted key")] == 3 and toml.lines[("t", "x", "y")] == 4
+    assert toml.lines[("arr", 0, "k")] == 6 and toml.lines[("arr", 1, "k")] == 9
+    assert toml.lines[("arr", 1, "after")] == 12
+    assert format_path(("arr", 1, "k")) == "arr[2].k"
