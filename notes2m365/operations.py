@@ -1,0 +1,148 @@
+"""Planned target operations: what a migration will do, one JSON line each.
+
+An :class:`Operation` is a single write the executor will make (create a
+folder, a message, a list item...), fully determined by the source: its
+``key`` comes from the Notes document (``replica/unid``, plus ``#att/N`` or
+``#folder/PATH`` for parts), never from a Graph id, so a crash or a lost
+answer can be found again instead of re-sent.  ``payload`` is the Graph body
+it will send (binary content referenced by sha256 and size, never inlined);
+``content_hash`` covers payload and content, so a re-plan shows what changed.
+
+Containers are logical, resolved to Graph ids only at run time:
+``mailbox:jane.doe@acme.example/folder:Inbox/Projects``,
+``mailbox:jane.doe@acme.example/calendar``, ``mailbox:.../contacts``,
+``mailbox:.../todo:Tasks``, ``site:acme.sharepoint.com:/sites/teamroom/list:Discussion``,
+``site:.../drive:Documents/Discussion/KEY``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+OpKind = Literal[
+    "ensure-mail-folder", "create-message",
+    "create-event",
+    "ensure-contact-folder", "create-contact",
+    "ensure-todo-list", "create-task",
+    "ensure-list", "ensure-column", "create-list-item",
+    "ensure-drive-folder", "upload-file",
+]
+#: Inline attachment limit of Graph's message/event attachment POST (graph-semantics §2).
+INLINE_ATTACHMENT_LIMIT = 3 * 1024 * 1024
+#: Outlook upload-session chunk size used to count requests (≤ 4 MB, a multiple of 320 KiB).
+OUTLOOK_CHUNK = 3_932_160
+#: Drive upload-session chunk size (a multiple of 320 KiB, well under 60 MiB).
+DRIVE_CHUNK = 10 * 327_680 * 3
+#: Files above this go through a drive upload session instead of a simple PUT (graph-semantics §6 advice).
+DRIVE_SIMPLE_LIMIT = 10 * 1024 * 1024
+
+
+def canonical_json(value: Any) -> str:
+    """The one serialization used for plan lines and hashes: sorted keys, no spaces, UTF-8 kept."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+@dataclass(frozen=True)
+class ContentRef:
+    """Binary content an operation uploads: where it comes from and what it is."""
+
+    name: str
+    size: int
+    sha256: str
+    content_type: str = "application/octet-stream"
+    inline: bool = False
+    content_id: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        out = {"name": self.name, "size": self.size, "sha256": self.sha256, "contentType": self.content_type}
+        if self.inline:
+            out["inline"] = True
+        if self.content_id:
+            out["contentId"] = self.content_id
+        return out
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One planned write to Microsoft 365."""
+
+    op: OpKind
+    container: str
+    key: str
+    payload: dict[str, Any]
+    sequence: int | None = None
+    content: tuple[ContentRef, ...] = ()
+    depends_on: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    source_file: str | None = None
+    form: str | None = None
+
+    @property
+    def size(self) -> int:
+        """Bytes sent: the JSON payload and every piece of content."""
+        return len(canonical_json(self.payload).encode()) + sum(c.size for c in self.content)
+
+    @property
+    def content_hash(self) -> str:
+        digest = hashlib.sha256(canonical_json(self.payload).encode())
+        for ref in self.content:
+            digest.update(f"\0{ref.name}\0{ref.sha256}".encode())
+        return "sha256:" + digest.hexdigest()
+
+    @property
+    def requests(self) -> int:
+        """Graph requests the operation takes: the create, plus one per attachment (more for large ones)."""
+        count = 1
+        for ref in self.content:
+            if self.op == "upload-file":
+                count += -1 + (1 if ref.size <= DRIVE_SIMPLE_LIMIT else 1 + -(-ref.size // DRIVE_CHUNK))
+            elif ref.size <= INLINE_ATTACHMENT_LIMIT:
+                count += 1
+            else:
+                count += 1 + -(-ref.size // OUTLOOK_CHUNK)  # createUploadSession + chunks
+        return count
+
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"op": self.op, "container": self.container, "key": self.key,
+                               "sequence": self.sequence, "hash": self.content_hash, "size": self.size,
+                               "requests": self.requests, "payload": self.payload}
+        if self.content:
+            out["content"] = [c.as_json() for c in self.content]
+        if self.depends_on:
+            out["dependsOn"] = list(self.depends_on)
+        if self.warnings:
+            out["warnings"] = list(self.warnings)
+        if self.source_file:
+            out["source"] = self.source_file
+        if self.form:
+            out["form"] = self.form
+        return out
+
+    def line(self) -> str:
+        return canonical_json(self.as_json())
+
+
+@dataclass
+class PlanIssues:
+    """What a plan reports besides its operations (the summary's material)."""
+
+    unmapped_forms: dict[str, int] = field(default_factory=dict)
+    unmapped_items: dict[str, int] = field(default_factory=dict)
+    degraded: dict[str, int] = field(default_factory=dict)
+    large_attachments: int = 0
+    errors: list[str] = field(default_factory=list)
+
+#: The named MAPI property every created Outlook item carries: its source key (graph-semantics §4: a named
+#: property, never a proptag, always the same id format). The GUID is ours, fixed forever.
+SOURCE_KEY_PROPERTY = "String {6c8f3f9e-5d1a-4f6b-9c2e-1d7a0b4e2f31} Name NotesSourceKey"
+#: SharePoint column holding the source key: indexed, so that a lookup by key is allowed (§5.4).
+SOURCE_KEY_COLUMN = "NotesKey"
+
+
+def source_key(replica: str | None, unid: str, part: str | None = None) -> str:
+    """``REPLICA/UNID`` (upper-case hex), with ``#part`` for pieces of a document."""
+    key = f"{(replica or '').upper()}/{unid.upper()}"
+    return f"{key}#{part}" if part else key
