@@ -287,5 +287,45 @@ def emulator(host: str, port: int, data_dir: str | None, tenant_file: str | None
         sys.exit(EXIT_USAGE)
 
 
+@main.command()
+@click.argument("job_file", metavar="JOB")
+@click.option("--out", "out_file", type=click.Path(dir_okay=False),
+              help="Write the plan (JSON Lines) here and the summary to stdout; default: plan to stdout, "
+                   "summary to stderr.")
+@click.option("--json", "as_json", is_flag=True, help="The summary as one JSON object.")
+@click.option("--graph-url", help="Override the job's target.graph_url.")
+def plan(job_file: str, out_file: str | None, as_json: bool, graph_url: str | None) -> None:
+    """Dry run: what migrating JOB would do, one JSON line per target operation, and a summary.
+
+    Deterministic: the same job, mappings and DXL give a byte-identical plan.
+    Exit codes: 0 planned; 1 planned, but some documents could not be read;
+    2 the job or a mapping file is invalid (nothing planned); 130 interrupted.
+    """
+    from .errors import Notes2M365Error
+    from .job import load_job
+    from .plan import build_plan, render_summary
+
+    try:
+        job = load_job(job_file, {"graph_url": graph_url})
+        result = build_plan(job)
+    except Notes2M365Error as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    summary = json.dumps(result.summary(), indent=2, sort_keys=True) if as_json else render_summary(result, job)
+    if out_file:
+        tmp = out_file + ".part"
+        with open(tmp, "w", encoding="utf-8", newline="\n") as out:
+            result.write(out)
+        os.replace(tmp, out_file)
+        click.echo(summary)
+    else:
+        result.write(sys.stdout)
+        click.echo(summary, err=True)
+    sys.exit(EXIT_ERRORS if result.issues.errors else EXIT_OK)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -31,7 +31,7 @@ def test_demo_job_resolves_its_sources():
     assert job.target.is_emulator and job.target.auth == "none"
     assert [Path(f).name for f in job.mailboxes[0].files] == ["jdoe-calendar.dxl", "jdoe-mail.dxl", "jdoe-todo.dxl"]
     assert job.mailboxes[0].folders.endswith("jdoe-mail.folders.csv")
-    assert [s.mapping for s in job.sources] == ["builtin:mail", "builtin:contacts", "builtin:discussion"]
+    assert [s.mapping for s in job.sources] == ["builtin:mail", "builtin:contacts", "builtin:teamroom"]
     assert job.applications[0].target == "acme.sharepoint.com:/sites/teamroom"
     assert job.identity.map.endswith("identity.csv") and job.identity.fallback_orgs == ("Acme",)
     assert job.state.endswith("state/demo.sqlite") and ".." not in job.state

@@ -1,0 +1,297 @@
+"""Planning an application source: Notes documents to one SharePoint list or document library.
+
+Pure and deterministic: :func:`plan_application` turns converted documents,
+an :class:`~notes2m365.mapping.AppMapping` and the identity map into
+operations — the list with its columns, one list item (or library file) per
+document, one library file per attachment — and the issues the plan summary
+reports.  Values are converted to their column's type here, so that a value
+SharePoint would refuse shows up in the plan as a warning, not as a failed
+request during the migration.
+
+Person columns carry ``{"@person": [addresses]}``: SharePoint wants site-local
+user ids (``<Col>LookupId``, graph-semantics §5.2) that exist only at run time.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import html
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+from .convert import ConvertedDocument
+from .expr import _number, _text
+from .mapping import AppMapping, Column
+from .model import DocumentError, NotesDateTime, NotesDateTimePair, NotesDocument
+from .operations import ContentRef, Operation, PlanIssues, source_key
+
+SINGLE_LINE_LIMIT = 255  # single-line text columns (graph-semantics §5.4)
+SYSTEM_ITEMS = {"form", "$ref", "$file", "$revisions", "$updatedby", "$fonts", "$conflict", "$readers",
+                "$authors", "readers", "authors", "docauthors", "docreaders", "abrfrom", "docversion", "$abstract"}
+TRUE_WORDS = {"1", "yes", "y", "true", "ja", "oui", "si", "on", "x"}
+
+
+@dataclass
+class ApplicationPlan:
+    operations: list[Operation] = field(default_factory=list)
+    issues: PlanIssues = field(default_factory=PlanIssues)
+    documents: Counter[str] = field(default_factory=Counter)  # mapped documents per form
+
+
+def _utc(value: NotesDateTime | None) -> str | None:
+    if value is None or value.value is None:
+        return None
+    v = value.value
+    if isinstance(v, datetime):
+        v = v if v.tzinfo else v.replace(tzinfo=UTC)
+        return v.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if isinstance(v, date):
+        return f"{v.isoformat()}T00:00:00Z"
+    return None
+
+
+def _referenced_items(mapping: AppMapping) -> set[str]:
+    """Item names a mapping reads (``from`` and ``item('X')``/``text('X')``/``has('X')`` in expressions)."""
+    names = {c.source.lower() for c in mapping.columns if c.source}
+    exprs = [c.expr for c in mapping.columns if c.expr] + ([mapping.condition] if mapping.condition else [])
+    for expr in exprs:
+        for node in ast.walk(expr.tree):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("item", "text", "has") \
+                    and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
+                names.add(node.args[0].value.lower())
+    return names
+
+
+class _Document:
+    """Item lookup for one document: values as expressions and columns see them."""
+
+    def __init__(self, conv: ConvertedDocument) -> None:
+        self.conv, self.doc = conv, conv.doc
+        self.html = {rt.item_name.lower(): rt.html for rt in conv.richtext}
+
+    def lookup(self, name: str) -> Any:
+        doc = self.doc
+        if name.lower() == "$ref":
+            return source_key(doc.replica_id, doc.parent_unid) if doc.parent_unid else None
+        if name.lower() in self.html:
+            return self.html[name.lower()]
+        item = doc.get(name)
+        if item is None or not item.values:
+            return None
+        values: list[Any] = []
+        for v in item.values:
+            if isinstance(v, NotesDateTime):
+                values.append(_utc(v))
+            elif isinstance(v, NotesDateTimePair):
+                values.append(_utc(v.start))
+            else:
+                values.append(v)
+        return values if len(values) > 1 or item.type.endswith("list") else values[0]
+
+
+def _convert(column: Column, value: Any, identity: Any, warn: list[str]) -> Any:
+    """``value`` as ``column`` takes it; None (and a warning) when it cannot be."""
+    if value is None or value == "" or value == []:
+        return None
+    many = value if isinstance(value, list) else [value]
+    kind = column.type
+    if kind in ("text", "note"):
+        text = ("; " if kind == "text" else "\n").join(_text(v) for v in many if v is not None)
+        if kind == "text" and len(text) > SINGLE_LINE_LIMIT:
+            warn.append(f"{column.name}: text cut to {SINGLE_LINE_LIMIT} characters (was {len(text)})")
+            text = text[:SINGLE_LINE_LIMIT]
+        return text
+    if kind == "richtext":
+        text = _text(value)
+        return text if text.lstrip().startswith("<") else "<p>" + html.escape(text).replace("\n", "<br/>") + "</p>"
+    if kind == "number":
+        number = _number(value)
+        if number is None:
+            warn.append(f"{column.name}: {_text(value)!r} is not a number")
+        return number
+    if kind == "dateTime":
+        text = _text(many[0])
+        if len(text) == 10:
+            text += "T00:00:00Z"
+        try:
+            datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            warn.append(f"{column.name}: {text!r} is not a date and time")
+            return None
+        return text
+    if kind == "boolean":
+        return _text(many[0]).strip().lower() in TRUE_WORDS if not isinstance(many[0], bool) else many[0]
+    if kind == "choice":
+        chosen = [_text(v) for v in many if _text(v)]
+        if column.choices and not column.fill_in:
+            allowed = {c.lower(): c for c in column.choices}
+            bad = [c for c in chosen if c.lower() not in allowed]
+            if bad:
+                warn.append(f"{column.name}: {bad[0]!r} is not one of the choices")
+            chosen = [allowed[c.lower()] for c in chosen if c.lower() in allowed]
+        if not chosen:
+            return None
+        return chosen if column.multi else chosen[0]
+    if kind == "person":
+        addresses = []
+        for name in many:
+            resolution = identity.resolve(_text(name))
+            if resolution.address:
+                addresses.append(resolution.address)
+            else:
+                warn.append(f"{column.name}: {_text(name)!r} is not mapped to an account ({resolution.kind})")
+        if not addresses:
+            return None
+        return {"@person": addresses if column.multi else addresses[:1]}
+    if kind == "hyperlink":
+        url = _text(many[0]).strip()
+        if not url.lower().startswith(("http://", "https://", "mailto:")):
+            warn.append(f"{column.name}: {url!r} is not a link")
+            return None
+        return {"Url": url, "Description": url}
+    raise AssertionError(kind)
+
+
+def plan_application(site: str, mapping: AppMapping, items: Iterable[ConvertedDocument | DocumentError],
+                     identity: Any, source_file: str | None = None, replica: str | None = None) -> ApplicationPlan:
+    """Operations for one application source (documents in file order, after the list)."""
+    plan = ApplicationPlan()
+    issues = plan.issues
+    referenced = _referenced_items(mapping)
+    list_container = f"site:{site}/list:{mapping.list_name}"
+    list_key: str | None = None
+    library = mapping.template == "documentLibrary"
+    keys_planned: set[str] = set()
+    for entry in items:
+        if isinstance(entry, DocumentError):
+            issues.errors.append(str(entry))
+            continue
+        doc = entry.doc
+        form = doc.form or "(no form)"
+        if not mapping.maps(form):
+            issues.unmapped_forms[form] = issues.unmapped_forms.get(form, 0) + 1
+            continue
+        view = _Document(entry)
+        if mapping.condition and not mapping.condition.evaluate(view.lookup, form, doc.unid or ""):
+            issues.unmapped_forms[f"{form} (condition false)"] = issues.unmapped_forms.get(f"{form} (condition false)",
+                                                                                           0) + 1
+            continue
+        if list_key is None:
+            list_key = source_key(replica or doc.replica_id, "", f"list/{mapping.list_name}")
+            plan.operations.append(_ensure_list(site, mapping, list_key))
+        plan.documents[form] += 1
+        _count_unmapped(doc, form, referenced, issues)
+        _count_degraded(entry, issues)
+        key = source_key(doc.replica_id, doc.unid or "")
+        warnings: list[str] = []
+        fields = _fields(mapping, view, doc, form, identity, warnings)
+        files = [a for a in entry.attachments] if mapping.attachments == "library" or library else []
+        folder = f"{mapping.list_name}/{(doc.unid or '').upper()}"
+        if files:
+            fields["NotesAttachments"] = "\n".join(f"{folder}/{a.name}" for a in files)
+        depends = [list_key]
+        if doc.parent_unid and source_key(doc.replica_id, doc.parent_unid) in keys_planned:
+            depends.append(source_key(doc.replica_id, doc.parent_unid))
+        if library:
+            plan.operations.extend(_library_files(site, mapping, entry, key, fields, folder, depends, warnings,
+                                                  source_file))
+        else:
+            plan.operations.append(Operation(
+                op="create-list-item", container=list_container, key=key, payload={"fields": fields},
+                sequence=doc.sequence, depends_on=tuple(depends), warnings=tuple(warnings), source_file=source_file,
+                form=form))
+            for n, att in enumerate(files, 1):
+                plan.operations.append(_upload(site, "Documents", folder, att.name, key + f"#att/{n}", att.size,
+                                               att.sha256, _utc(att.created), _utc(att.modified), (key,),
+                                               doc.sequence, source_file, form))
+        keys_planned.add(key)
+    return plan
+
+
+def _ensure_list(site: str, mapping: AppMapping, key: str) -> Operation:
+    columns = [c.definition() for c in mapping.all_columns if not (c.name == "Title" and mapping.template ==
+                                                                  "genericList")]
+    payload = {"displayName": mapping.list_name, "list": {"template": mapping.template}, "columns": columns}
+    return Operation(op="ensure-list", container=f"site:{site}", key=key, payload=payload)
+
+
+def _fields(mapping: AppMapping, view: _Document, doc: NotesDocument, form: str, identity: Any,
+            warnings: list[str]) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    for column in mapping.columns:
+        if column.expr is not None:
+            value = column.expr.evaluate(view.lookup, form, doc.unid or "")
+        elif column.source is not None:
+            value = view.lookup(column.source)
+        else:
+            value = None
+        if value is None or value == "" or value == []:
+            value = column.default
+        converted = _convert(column, value, identity, warnings)
+        if converted is not None:
+            fields[column.name] = converted
+    author = doc.text("From") or (doc.updated_by[0] if doc.updated_by else "")
+    provenance = {"NotesKey": source_key(doc.replica_id, doc.unid or ""), "NotesForm": form,
+                  "NotesAuthor": author or None, "NotesCreated": _utc(doc.created), "NotesModified": _utc(doc.modified)}
+    fields.update({k: v for k, v in provenance.items() if v})
+    return fields
+
+
+def _upload(site: str, drive: str, folder: str, name: str, key: str, size: int, sha256: str, created: str | None,
+            modified: str | None, depends: tuple[str, ...], sequence: int | None, source_file: str | None,
+            form: str | None, fields: dict[str, Any] | None = None, content_type: str = "application/octet-stream",
+            warnings: tuple[str, ...] = ()) -> Operation:
+    payload: dict[str, Any] = {"name": name, "@microsoft.graph.conflictBehavior": "replace"}
+    fsi = {k: v for k, v in (("createdDateTime", created), ("lastModifiedDateTime", modified)) if v}
+    if fsi:
+        payload["fileSystemInfo"] = fsi
+    if fields:
+        payload["fields"] = fields
+    return Operation(op="upload-file", container=f"site:{site}/drive:{drive}/{folder}", key=key, payload=payload,
+                     sequence=sequence, content=(ContentRef(name, size, sha256, content_type),), depends_on=depends,
+                     warnings=warnings, source_file=source_file, form=form)
+
+
+def _library_files(site: str, mapping: AppMapping, conv: ConvertedDocument, key: str, fields: dict[str, Any],
+                   folder: str, depends: list[str], warnings: list[str], source_file: str | None) -> list[Operation]:
+    doc = conv.doc
+    ops = []
+    for n, att in enumerate(conv.attachments, 1):
+        ops.append(_upload(site, mapping.list_name, (doc.unid or "").upper(), att.name, key + f"#att/{n}", att.size,
+                           att.sha256, _utc(att.created), _utc(att.modified), tuple(depends), doc.sequence,
+                           source_file, doc.form, fields, warnings=tuple(warnings)))
+    if not ops:  # a document without files: its body as an HTML page, so that it is not lost
+        body = ("<!DOCTYPE html><html><head><meta charset=\"utf-8\"/></head><body>" + conv.html()
+                + "</body></html>").encode()
+        ops.append(_upload(site, mapping.list_name, (doc.unid or "").upper(), f"{(doc.unid or '').upper()}.html",
+                           key + "#body", len(body), hashlib.sha256(body).hexdigest(), _utc(doc.created),
+                           _utc(doc.modified), tuple(depends), doc.sequence, source_file, doc.form, fields,
+                           "text/html", tuple(warnings)))
+    return ops
+
+
+def _count_unmapped(doc: NotesDocument, form: str, referenced: set[str], issues: PlanIssues) -> None:
+    for item in doc.items:
+        low = item.name.lower()
+        if low in referenced or low in SYSTEM_ITEMS or low.startswith("$") or not item.values and not item.richtext:
+            continue
+        key = f"{form}.{item.name}"
+        issues.unmapped_items[key] = issues.unmapped_items.get(key, 0) + 1
+
+
+def _count_degraded(conv: ConvertedDocument, issues: PlanIssues) -> None:
+    found = []
+    if any(a.is_ole_storage for a in conv.doc.attachments):
+        found.append("OLE objects (kept as placeholders)")
+    if any("notes-placeholder" in rt.html for rt in conv.richtext):
+        found.append("rich text with placeholders (buttons, hotspots, unsupported objects)")
+    if conv.features.get("encrypted"):
+        found.append("encrypted items (not readable)")
+    if conv.inline_images:
+        found.append("inline images (not shown in SharePoint rich text)")
+    for what in found:
+        issues.degraded[what] = issues.degraded.get(what, 0) + 1

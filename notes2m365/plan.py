@@ -1,0 +1,160 @@
+"""The dry run: a job's sources through their mappings into a deterministic plan and its summary.
+
+:func:`build_plan` reads every source of a job, applies its mapping and the
+identity map, and returns the operations in a fixed order (sources in job
+order, documents in file order) with the summary an admin reviews: counts per
+target, unmapped forms and items, unresolved names, degraded content, large
+attachments, errors, and an estimated duration from Graph's published
+throttling limits.  Nothing here talks to Graph or writes state; the same
+inputs give a byte-identical ``plan.jsonl`` (paths relative to the job file).
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from .appplan import plan_application
+from .convert import iter_converted
+from .identity import IdentityMap, IdentityRules
+from .job import Job, Source
+from .mapping import AppMapping, MailboxMapping, load_mapping
+from .operations import Operation, PlanIssues
+
+# Published limits behind the estimate (graph-semantics §8).
+MAILBOX_REQUESTS_PER_S = 10_000 / 600
+MAILBOX_BYTES_PER_S = 150_000_000 / 300
+SHAREPOINT_UNITS_PER_S = 1_200 / 60
+SHAREPOINT_UNITS_PER_REQUEST = 2  # a write or a query (SPDOCS)
+
+
+@dataclass
+class PlanResult:
+    operations: list[Operation] = field(default_factory=list)
+    issues: PlanIssues = field(default_factory=PlanIssues)
+    documents_read: int = 0
+    documents_by_form: Counter[str] = field(default_factory=Counter)
+    unresolved: list[tuple[str, int]] = field(default_factory=list)
+    estimate: dict[str, Any] = field(default_factory=dict)
+
+    def write(self, out: TextIO) -> None:
+        for op in self.operations:
+            out.write(op.line() + "\n")
+
+    def summary(self) -> dict[str, Any]:
+        ops = Counter(op.op for op in self.operations)
+        targets = Counter(op.container.split("/")[0] + " " + op.op for op in self.operations)
+        return {
+            "documents": self.documents_read, "documents_by_form": dict(sorted(self.documents_by_form.items())),
+            "operations": dict(sorted(ops.items())), "by_target": dict(sorted(targets.items())),
+            "requests": sum(op.requests for op in self.operations),
+            "bytes": sum(op.size for op in self.operations),
+            "unmapped_forms": dict(sorted(self.issues.unmapped_forms.items())),
+            "unmapped_items": dict(sorted(self.issues.unmapped_items.items())),
+            "unresolved_names": [{"name": n, "count": c} for n, c in self.unresolved],
+            "degraded": dict(sorted(self.issues.degraded.items())),
+            "large_attachments": self.issues.large_attachments,
+            "errors": list(self.issues.errors),
+            "estimate": self.estimate,
+        }
+
+
+def identity_for(job: Job) -> IdentityMap:
+    s = job.identity
+    rules = IdentityRules(fallback_domain=s.fallback_domain, pattern=s.pattern, fallback_orgs=s.fallback_orgs,
+                          internet_domains=s.internet_domains, ignore=s.ignore, fallback=bool(s.fallback_domain))
+    return IdentityMap.load(s.map, rules)
+
+
+def build_plan(job: Job, identity: IdentityMap | None = None) -> PlanResult:
+    """Plan every source of ``job`` (mappings are loaded and checked first: a bad one plans nothing)."""
+    mappings = {source.mapping: load_mapping(source.mapping, source.kind) for source in job.sources}
+    identity = identity or identity_for(job)
+    result = PlanResult()
+    base = Path(job.path).resolve().parent
+    per_mailbox: dict[str, list[Operation]] = {}
+    for source in job.sources:
+        mapping = mappings[source.mapping]
+        for path in source.files:
+            rel = os.path.relpath(path, base).replace(os.sep, "/")
+            docs = []
+            for _path, _stats, record, conv in iter_converted([path]):
+                result.documents_read += 1
+                if conv is not None:
+                    result.documents_by_form[conv.doc.form or "(no form)"] += 1
+                docs.append(conv if conv is not None else record)
+            ops = _plan_source(job, source, mapping, docs, identity, rel, result.issues)
+            result.operations.extend(ops)
+            if source.kind == "mailbox":
+                per_mailbox.setdefault(source.target.lower(), []).extend(ops)
+    result.unresolved = identity.unresolved()
+    result.estimate = estimate(result.operations, per_mailbox, job.concurrency)
+    return result
+
+
+def _plan_source(job: Job, source: Source, mapping: MailboxMapping | AppMapping, docs: list[Any],
+                 identity: IdentityMap, rel: str, issues: PlanIssues) -> list[Operation]:
+    if isinstance(mapping, AppMapping):
+        plan = plan_application(source.target, mapping, docs, identity, source_file=rel)
+        _merge(issues, plan.issues)
+        return plan.operations
+    from . import mailplan  # the mailbox planner
+
+    plan = mailplan.plan_source(source, mapping, docs, identity, rel, job.filters)
+    _merge(issues, plan.issues)
+    return plan.operations
+
+
+def _merge(into: PlanIssues, other: PlanIssues) -> None:
+    for name in ("unmapped_forms", "unmapped_items", "degraded"):
+        target = getattr(into, name)
+        for key, value in getattr(other, name).items():
+            target[key] = target.get(key, 0) + value
+    into.large_attachments += other.large_attachments
+    into.errors.extend(other.errors)
+
+
+def estimate(operations: list[Operation], per_mailbox: dict[str, list[Operation]], concurrency: int
+             ) -> dict[str, Any]:
+    """The least time Graph's published limits allow for these operations (seconds), and what bounds it."""
+    mailbox_times = []
+    for ops in per_mailbox.values():
+        requests = sum(op.requests for op in ops)
+        upload = sum(op.size for op in ops)
+        mailbox_times.append(max(requests / MAILBOX_REQUESTS_PER_S, upload / MAILBOX_BYTES_PER_S))
+    mail = max(max(mailbox_times, default=0.0), sum(mailbox_times) / max(1, concurrency))
+    sp_requests = sum(op.requests for op in operations if op.container.startswith("site:"))
+    sharepoint = sp_requests * SHAREPOINT_UNITS_PER_REQUEST / SHAREPOINT_UNITS_PER_S
+    seconds = max(mail, sharepoint)
+    return {"seconds": round(seconds, 1), "mailboxes_seconds": round(mail, 1),
+            "sharepoint_seconds": round(sharepoint, 1),
+            "bound_by": "sharepoint resource units" if sharepoint > mail else "mailbox request and upload limits",
+            "assumes": "10,000 requests/10 min and 150 MB/5 min per mailbox, mailboxes in parallel up to the job's "
+                       "concurrency; 1,200 SharePoint resource units/min at 2 per write; no latency"}
+
+
+def render_summary(result: PlanResult, job: Job) -> str:
+    """The plan summary as text for a terminal."""
+    s = result.summary()
+    lines = [f"plan for {job.name}: {s['documents']} documents read, {len(result.operations)} operations, "
+             f"{s['requests']} Graph requests, {s['bytes'] / 1e6:.1f} MB"]
+    lines.append("documents by form: " + ", ".join(f"{k} {v}" for k, v in s["documents_by_form"].items()))
+    lines.append("operations: " + ", ".join(f"{k} {v}" for k, v in s["operations"].items()))
+    for title, key in (("unmapped forms", "unmapped_forms"), ("unmapped items", "unmapped_items"),
+                       ("degraded content", "degraded")):
+        if s[key]:
+            lines.append(f"{title}: " + ", ".join(f"{k} ({v})" for k, v in s[key].items()))
+    if s["unresolved_names"]:
+        lines.append("unresolved names: " + ", ".join(f"{u['name']} ({u['count']})" for u in s["unresolved_names"]))
+    if s["large_attachments"]:
+        lines.append(f"attachments over 3 MB on messages: {s['large_attachments']} (upload sessions)")
+    for error in s["errors"]:
+        lines.append(f"error: {error}")
+    est = s["estimate"]
+    hours, rest = divmod(int(round(est["seconds"])), 3600)
+    lines.append(f"estimated duration: at least {hours}:{rest // 60:02d}:{rest % 60:02d} "
+                 f"(bound by {est['bound_by']}; assumes {est['assumes']})")
+    return "\n".join(lines)
