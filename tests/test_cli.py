@@ -11,7 +11,7 @@ from lxml import etree
 
 from notes2m365.cli import main
 
-from .conftest import database, document, unid, write
+from .conftest import SAMPLES as SAMPLES_DIR, database, document, unid, write
 
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
@@ -145,3 +145,40 @@ def test_emulator_serves_until_ctrl_c(tmp_path):
     stderr = proc.stderr.read()
     assert f"http://127.0.0.1:{port}/v1.0" in stderr and "emulator stopped" in stderr
     assert (tmp_path / "state" / "graph.sqlite").exists()
+
+
+# -- notes2m365 plan -------------------------------------------------------------------------------------
+def app_job(tmp_path, mapping: str = "builtin:teamroom") -> str:
+    job = tmp_path / "job.toml"
+    job.write_text(f'[target]\ngraph_url = "http://127.0.0.1:8765/v1.0"\n[identity]\nmap = "{SAMPLES_DIR}/identity.csv"\n'
+                   f'[[application]]\nsource = "{SAMPLES_DIR}/apps/teamroom-discussion.dxl"\n'
+                   f'site = "acme.sharepoint.com:/sites/teamroom"\nmapping = "{mapping}"\n')
+    return str(job)
+
+
+def test_plan_writes_identical_files_and_a_summary(tmp_path):
+    job = app_job(tmp_path)
+    runner = CliRunner()
+    first = runner.invoke(main, ["plan", job, "--out", str(tmp_path / "a.jsonl")])
+    second = runner.invoke(main, ["plan", job, "--out", str(tmp_path / "b.jsonl")])
+    assert first.exit_code == 0 and second.exit_code == 0, first.output
+    assert (tmp_path / "a.jsonl").read_bytes() == (tmp_path / "b.jsonl").read_bytes()
+    assert "5 documents read" in first.output and "estimated duration" in first.output
+    lines = [json.loads(line) for line in (tmp_path / "a.jsonl").read_text().splitlines()]
+    assert lines[0]["op"] == "ensure-list" and all("hash" in line and "requests" in line for line in lines)
+
+
+def test_plan_json_summary(tmp_path):
+    result = CliRunner().invoke(main, ["plan", app_job(tmp_path), "--out", str(tmp_path / "p.jsonl"), "--json"])
+    summary = json.loads(result.output)
+    assert summary["documents"] == 5 and summary["operations"]["create-list-item"] == 5
+
+
+def test_plan_with_a_mapping_typo_exits_2_with_one_line(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[mapping]\nkind = "application"\nforms = ["MainTopic"]\n[list]\nname = "L"\n'
+                   '[[column]]\nname = "Title"\nfrom = "Subject"\ntyp = "text"\n')
+    result = CliRunner().invoke(main, ["plan", app_job(tmp_path, str(bad))])
+    assert result.exit_code == 2
+    assert result.output.strip() == f"error: {bad}:9: column[1].typ: unknown key (known: choices, default, expr, " \
+                                    "fill_in, from, indexed, multi, name, required, type)"
