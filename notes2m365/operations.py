@@ -134,6 +134,8 @@ class PlanIssues:
     degraded: dict[str, int] = field(default_factory=dict)
     large_attachments: int = 0
     errors: list[str] = field(default_factory=list)
+    #: documents left out on purpose, by reason ("skipped form Group", "filtered out", "repeat instance ...")
+    left_out: dict[str, int] = field(default_factory=dict)
 
 #: The named MAPI property every created Outlook item carries: its source key (graph-semantics §4: a named
 #: property, never a proptag, always the same id format). The GUID is ours, fixed forever.

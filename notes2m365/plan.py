@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TextIO
 
 from .appplan import plan_application
 from .convert import iter_converted
 from .identity import IdentityMap, IdentityRules
+from .mailplan import FolderManifest, MailboxRules, plan_mailbox
 from .job import Job, Source
 from .mapping import AppMapping, MailboxMapping, load_mapping
 from .operations import Operation, PlanIssues
@@ -56,6 +57,7 @@ class PlanResult:
             "unmapped_items": dict(sorted(self.issues.unmapped_items.items())),
             "unresolved_names": [{"name": n, "count": c} for n, c in self.unresolved],
             "degraded": dict(sorted(self.issues.degraded.items())),
+            "left_out": dict(sorted(self.issues.left_out.items())),
             "large_attachments": self.issues.large_attachments,
             "errors": list(self.issues.errors),
             "estimate": self.estimate,
@@ -76,40 +78,51 @@ def build_plan(job: Job, identity: IdentityMap | None = None) -> PlanResult:
     result = PlanResult()
     base = Path(job.path).resolve().parent
     per_mailbox: dict[str, list[Operation]] = {}
+    seen: set[tuple[str, str]] = set()
     for source in job.sources:
         mapping = mappings[source.mapping]
+        docs = []
         for path in source.files:
-            rel = os.path.relpath(path, base).replace(os.sep, "/")
-            docs = []
             for _path, _stats, record, conv in iter_converted([path]):
                 result.documents_read += 1
                 if conv is not None:
                     result.documents_by_form[conv.doc.form or "(no form)"] += 1
                 docs.append(conv if conv is not None else record)
-            ops = _plan_source(job, source, mapping, docs, identity, rel, result.issues)
-            result.operations.extend(ops)
+        relative = {f: os.path.relpath(f, base).replace(os.sep, "/") for f in source.files}
+        for op in _plan_source(job, source, mapping, docs, identity, relative, result.issues):
+            if op.op.startswith("ensure-") and (op.op, op.key) in seen:
+                continue  # two sources of one mailbox or site need the same folder or list
+            seen.add((op.op, op.key))
+            result.operations.append(op)
             if source.kind == "mailbox":
-                per_mailbox.setdefault(source.target.lower(), []).extend(ops)
+                per_mailbox.setdefault(source.target.lower(), []).append(op)
     result.unresolved = identity.unresolved()
     result.estimate = estimate(result.operations, per_mailbox, job.concurrency)
     return result
 
 
 def _plan_source(job: Job, source: Source, mapping: MailboxMapping | AppMapping, docs: list[Any],
-                 identity: IdentityMap, rel: str, issues: PlanIssues) -> list[Operation]:
+                 identity: IdentityMap, relative: dict[str, str], issues: PlanIssues) -> list[Operation]:
+    """One source's operations, with source files written relative to the job file (plans are portable)."""
     if isinstance(mapping, AppMapping):
-        plan = plan_application(source.target, mapping, docs, identity, source_file=rel)
-        _merge(issues, plan.issues)
-        return plan.operations
-    from . import mailplan  # the mailbox planner
-
-    plan = mailplan.plan_source(source, mapping, docs, identity, rel, job.filters)
-    _merge(issues, plan.issues)
-    return plan.operations
+        by_file: dict[str, list[Any]] = {}
+        for doc in docs:  # one application per file: each file is its own Notes database
+            by_file.setdefault(getattr(getattr(doc, "doc", doc), "file", ""), []).append(doc)
+        ops = []
+        for file, file_docs in by_file.items():
+            app = plan_application(source.target, mapping, file_docs, identity,
+                                   source_file=relative.get(file, file))
+            _merge(issues, app.issues)
+            ops.extend(app.operations)
+        return ops
+    manifest = FolderManifest.load(source.folders) if source.folders else None
+    mail = plan_mailbox(source, docs, MailboxRules.from_mapping(mapping), identity, manifest, job.filters)
+    _merge(issues, mail.issues())
+    return [replace(op, source_file=relative.get(op.source_file or "", op.source_file)) for op in mail.operations]
 
 
 def _merge(into: PlanIssues, other: PlanIssues) -> None:
-    for name in ("unmapped_forms", "unmapped_items", "degraded"):
+    for name in ("unmapped_forms", "unmapped_items", "degraded", "left_out"):
         target = getattr(into, name)
         for key, value in getattr(other, name).items():
             target[key] = target.get(key, 0) + value
@@ -143,8 +156,8 @@ def render_summary(result: PlanResult, job: Job) -> str:
              f"{s['requests']} Graph requests, {s['bytes'] / 1e6:.1f} MB"]
     lines.append("documents by form: " + ", ".join(f"{k} {v}" for k, v in s["documents_by_form"].items()))
     lines.append("operations: " + ", ".join(f"{k} {v}" for k, v in s["operations"].items()))
-    for title, key in (("unmapped forms", "unmapped_forms"), ("unmapped items", "unmapped_items"),
-                       ("degraded content", "degraded")):
+    for title, key in (("left out on purpose", "left_out"), ("unmapped forms", "unmapped_forms"),
+                       ("unmapped items", "unmapped_items"), ("degraded content", "degraded")):
         if s[key]:
             lines.append(f"{title}: " + ", ".join(f"{k} ({v})" for k, v in s[key].items()))
     if s["unresolved_names"]:

@@ -2,7 +2,8 @@
 
 For every DXL file under ``samples/`` it writes, under ``tests/golden/``, the
 ``convert --format json`` output (JSON Lines) and the ``convert --format html``
-output, produced through the CLI exactly as a user would.  Review the diff
+output, and for the demo job the ``plan`` output (``tests/golden/plan/demo.jsonl``),
+produced through the CLI exactly as a user would.  Review the diff
 before committing: the golden files are the specification of the output.
 """
 
@@ -40,7 +41,21 @@ def render(sample: Path, fmt: str) -> str:
     return result.stdout
 
 
+PLAN_GOLDEN = GOLDEN / "plan" / "demo.jsonl"
+
+
+def render_plan() -> str:
+    """``notes2m365 plan samples/demo.toml`` as JSON Lines."""
+    result = CliRunner().invoke(main, ["plan", str(REPO / "samples" / "demo.toml")])
+    if result.exit_code != 0:
+        raise RuntimeError(f"plan failed ({result.exit_code}): {result.output}")
+    return result.stdout
+
+
 def main_() -> None:
+    PLAN_GOLDEN.parent.mkdir(parents=True, exist_ok=True)
+    PLAN_GOLDEN.write_text(render_plan(), "utf-8")
+    print(PLAN_GOLDEN.relative_to(REPO))
     for sample in sample_files():
         for fmt in ("json", "html"):
             target = golden_name(sample, fmt)

@@ -1,0 +1,53 @@
+"""The demo job's plan: golden, deterministic, and accounting for every document inspect counts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from notes2m365.cli import main
+from notes2m365.job import load_job
+from notes2m365.plan import build_plan, estimate
+
+from .make_golden import PLAN_GOLDEN, render_plan
+
+DEMO = Path(__file__).resolve().parents[1] / "samples" / "demo.toml"
+
+
+def test_demo_plan_matches_the_golden_file():
+    """On an intended change: python -m tests.make_golden, then review the diff."""
+    assert render_plan() == PLAN_GOLDEN.read_text("utf-8")
+
+
+def test_plan_accounts_for_every_document_inspect_counts():
+    inspect = json.loads(CliRunner().invoke(main, ["inspect", str(DEMO.parent), "--json"]).stdout)
+    result = build_plan(load_job(DEMO))
+    summary = result.summary()
+    assert summary["documents"] == inspect["documents"] == 32
+    planned = sum(1 for op in result.operations if op.op.startswith("create-") or op.key.endswith("#body"))
+    left_out = sum(summary["left_out"].values()) + sum(summary["unmapped_forms"].values())
+    assert planned + left_out == summary["documents"]
+
+
+def test_plan_keys_are_unique_and_dependencies_point_backwards():
+    seen: set[str] = set()
+    for op in build_plan(load_job(DEMO)).operations:
+        assert op.key not in seen
+        assert all(dep in seen for dep in op.depends_on), op.key
+        seen.add(op.key)
+
+
+def test_plan_paths_are_relative_to_the_job_file():
+    sources = {op.source_file for op in build_plan(load_job(DEMO)).operations if op.source_file}
+    assert sources == {"mail/jdoe-mail.dxl", "mail/jdoe-calendar.dxl", "mail/jdoe-todo.dxl",
+                       "contacts/jdoe-names.dxl", "apps/teamroom-discussion.dxl"}
+
+
+def test_estimate_follows_the_published_limits():
+    from notes2m365.operations import Operation
+    ops = [Operation("create-message", "mailbox:a@x/folder:inbox", f"R/{n}", {"subject": "s"}) for n in range(20_000)]
+    est = estimate(ops, {"a@x": ops}, concurrency=4)
+    assert est["mailboxes_seconds"] == 1200.0  # 20,000 requests at 10,000 per 10 minutes
+    assert est["bound_by"] == "mailbox request and upload limits"
