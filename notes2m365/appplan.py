@@ -24,6 +24,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from .convert import ConvertedDocument
+from .job import Filters
 from .expr import _number, _text
 from .mapping import AppMapping, Column
 from .model import DocumentError, NotesDateTime, NotesDateTimePair, NotesDocument
@@ -156,8 +157,24 @@ def _convert(column: Column, value: Any, identity: Any, warn: list[str]) -> Any:
     raise AssertionError(kind)
 
 
+def _filtered_out(doc: NotesDocument, form: str, filters: Filters | None) -> bool:
+    """The job's filters: forms to include or exclude, and a date range on the creation date."""
+    if filters is None:
+        return False
+    if filters.forms and form.lower() not in {f.lower() for f in filters.forms}:
+        return True
+    if form.lower() in {f.lower() for f in filters.exclude_forms}:
+        return True
+    created = _utc(doc.created)
+    day = date.fromisoformat(created[:10]) if created else None
+    if day is not None and ((filters.since and day < filters.since) or (filters.until and day > filters.until)):
+        return True
+    return False
+
+
 def plan_application(site: str, mapping: AppMapping, items: Iterable[ConvertedDocument | DocumentError],
-                     identity: Any, source_file: str | None = None, replica: str | None = None) -> ApplicationPlan:
+                     identity: Any, source_file: str | None = None, replica: str | None = None,
+                     filters: Filters | None = None) -> ApplicationPlan:
     """Operations for one application source (documents in file order, after the list)."""
     plan = ApplicationPlan()
     issues = plan.issues
@@ -172,6 +189,9 @@ def plan_application(site: str, mapping: AppMapping, items: Iterable[ConvertedDo
             continue
         doc = entry.doc
         form = doc.form or "(no form)"
+        if _filtered_out(doc, form, filters):
+            issues.left_out["filtered out by the job"] = issues.left_out.get("filtered out by the job", 0) + 1
+            continue
         if not mapping.maps(form):
             issues.unmapped_forms[form] = issues.unmapped_forms.get(form, 0) + 1
             continue

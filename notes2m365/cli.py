@@ -56,13 +56,22 @@ def main(verbose: int, quiet: bool) -> None:
 
 
 def expand_inputs(paths: tuple[str, ...], skip_other: bool = False) -> list[str]:
-    """Files named, globs expanded, directories searched for *.dxl and *.xml (sorted).
+    """Files named, globs expanded, directories searched for *.dxl and *.xml (sorted), job files
+    (``*.toml``) replaced by their sources.
 
     With ``skip_other``, files that are neither .dxl nor .xml (a README beside
     the exports, caught by a shell glob) are skipped with a note on stderr.
     """
     out: list[str] = []
     for p in paths:
+        if p.lower().endswith(".toml") and os.path.isfile(p):  # a job file: its sources
+            from .errors import Notes2M365Error
+            from .job import load_job
+            try:
+                out.extend(f for source in load_job(p).sources for f in source.files)
+            except Notes2M365Error as exc:
+                raise click.UsageError(str(exc))
+            continue
         if os.path.isdir(p):
             found = sorted(str(f) for f in Path(p).rglob("*") if f.suffix.lower() in DXL_SUFFIXES and f.is_file())
             if not found:

@@ -111,7 +111,7 @@ def _plan_source(job: Job, source: Source, mapping: MailboxMapping | AppMapping,
         ops = []
         for file, file_docs in by_file.items():
             app = plan_application(source.target, mapping, file_docs, identity,
-                                   source_file=relative.get(file, file))
+                                   source_file=relative.get(file, file), filters=job.filters)
             _merge(issues, app.issues)
             ops.extend(app.operations)
         return ops

@@ -136,3 +136,15 @@ def test_custom_mapping_converts_values_to_column_types(tmp_path):
     assert "'n/a' is not a number" in warnings and "'Lost' is not one of the choices" in warnings
     assert "'ftp://x' is not a link" in warnings and "not mapped to an account" in warnings
     json.loads(third.line())
+
+
+def test_job_filters_apply_to_applications():
+    from datetime import date
+
+    from notes2m365.job import Filters
+    docs = converted(SAMPLES / "apps/teamroom-discussion.dxl")
+    mapping = load_mapping("builtin:teamroom")
+    only_topics = plan_application(SITE, mapping, docs, identity(), filters=Filters(forms=("MainTopic",)))
+    assert only_topics.documents == {"MainTopic": 2} and only_topics.issues.left_out == {"filtered out by the job": 3}
+    nothing_new = plan_application(SITE, mapping, docs, identity(), filters=Filters(since=date(2030, 1, 1)))
+    assert nothing_new.operations == [] and nothing_new.issues.left_out == {"filtered out by the job": 5}

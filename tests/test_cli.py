@@ -182,3 +182,8 @@ def test_plan_with_a_mapping_typo_exits_2_with_one_line(tmp_path):
     assert result.exit_code == 2
     assert result.output.strip() == f"error: {bad}:9: column[1].typ: unknown key (known: choices, default, expr, " \
                                     "fill_in, from, indexed, multi, name, required, type)"
+
+
+def test_inspect_takes_a_job_file():
+    result = CliRunner().invoke(main, ["inspect", str(SAMPLES_DIR / "demo.toml"), "--json"])
+    assert result.exit_code == 0 and json.loads(result.stdout)["documents"] == 32
