@@ -183,6 +183,7 @@ def plan_application(site: str, mapping: AppMapping, items: Iterable[ConvertedDo
     list_key: str | None = None
     library = mapping.template == "documentLibrary"
     keys_planned: set[str] = set()
+    seen_choices: dict[str, set[str]] = {}
     for entry in items:
         if isinstance(entry, DocumentError):
             issues.errors.append(str(entry))
@@ -202,7 +203,6 @@ def plan_application(site: str, mapping: AppMapping, items: Iterable[ConvertedDo
             continue
         if list_key is None:
             list_key = source_key(replica or doc.replica_id, "", f"list/{mapping.list_name}")
-            plan.operations.append(_ensure_list(site, mapping, list_key))
         plan.documents[form] += 1
         _count_unmapped(doc, form, referenced, issues)
         _count_degraded(entry, issues)
@@ -229,12 +229,26 @@ def plan_application(site: str, mapping: AppMapping, items: Iterable[ConvertedDo
                                                att.sha256, _utc(att.created), _utc(att.modified), (key,),
                                                doc.sequence, source_file, form))
         keys_planned.add(key)
+        for column in mapping.columns:
+            if column.type == "choice" and column.fill_in and column.name in fields:
+                value = fields[column.name]
+                seen_choices.setdefault(column.name, set()).update(value if isinstance(value, list) else [value])
+    if list_key is not None:  # the list comes first; built last, so fill-in choices know every value used
+        plan.operations.insert(0, _ensure_list(site, mapping, list_key, seen_choices))
     return plan
 
 
-def _ensure_list(site: str, mapping: AppMapping, key: str) -> Operation:
-    columns = [c.definition() for c in mapping.all_columns if not (c.name == "Title" and mapping.template ==
-                                                                  "genericList")]
+def _ensure_list(site: str, mapping: AppMapping, key: str, seen_choices: dict[str, set[str]]) -> Operation:
+    columns = []
+    for column in mapping.all_columns:
+        if column.name == "Title" and mapping.template == "genericList":
+            continue  # the template's own column
+        definition = column.definition()
+        if column.type == "choice":
+            # A choice column needs choices; fill-in columns offer the values the documents use (sorted).
+            extra = sorted(seen_choices.get(column.name, set()) - set(column.choices), key=str.lower)
+            definition["choice"]["choices"] = list(column.choices) + extra or ["(none)"]
+        columns.append(definition)
     payload = {"displayName": mapping.list_name, "list": {"template": mapping.template}, "columns": columns}
     return Operation(op="ensure-list", container=f"site:{site}", key=key, payload=payload)
 
@@ -254,6 +268,8 @@ def _fields(mapping: AppMapping, view: _Document, doc: NotesDocument, form: str,
         converted = _convert(column, value, identity, warnings)
         if converted is not None:
             fields[column.name] = converted
+            if column.type == "choice" and column.multi:  # several values: an annotated collection
+                fields[column.name + "@odata.type"] = "Collection(Edm.String)"
     author = doc.text("From") or (doc.updated_by[0] if doc.updated_by else "")
     provenance = {"NotesKey": source_key(doc.replica_id, doc.unid or ""), "NotesForm": form,
                   "NotesAuthor": author or None, "NotesCreated": _utc(doc.created), "NotesModified": _utc(doc.modified)}

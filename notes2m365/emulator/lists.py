@@ -368,10 +368,19 @@ def coerce_field(store: Store, column: Json, key: str, value: Any, annotations: 
     elif facet == "dateTime":
         value = _parse_dt(value, name)
     elif facet == "choice":
-        if not isinstance(value, str):
-            raise invalid(f"Field '{name}' must be a string choice.")
-        if value not in spec["choices"] and not spec.get("allowTextEntry"):  # fill-in choices only if allowed
-            raise invalid(f"Value '{value}' is not one of the choices of field '{name}'.")
+        # A checkBoxes choice column holds several values, written as a list with
+        # "<Col>@odata.type": "Collection(Edm.String)" (community-documented; UNCONFIRMED in Graph's reference).
+        multi = spec.get("displayAs") == "checkBoxes"
+        if multi:
+            if annotations.get(key + "@odata.type") != "Collection(Edm.String)" or not isinstance(value, list):
+                raise invalid(f"Field '{key}' takes several values: a list with "
+                              f"'{key}@odata.type': 'Collection(Edm.String)'.")
+        values = value if multi else [value]
+        for one in values:
+            if not isinstance(one, str):
+                raise invalid(f"Field '{name}' must be a string choice.")
+            if one not in spec["choices"] and not spec.get("allowTextEntry"):  # fill-in choices only if allowed
+                raise invalid(f"Value '{one}' is not one of the choices of field '{name}'.")
     elif facet == "hyperlinkOrPicture":
         if not isinstance(value, (str, dict)):
             raise invalid(f"Field '{name}' must be a URL or an object with Url and Description.")
