@@ -25,7 +25,7 @@ from typing import Any
 
 from .convert import ConvertedDocument
 from .job import Filters
-from .expr import _number, _text
+from .expr import ExpressionValueError, _number, _text
 from .mapping import AppMapping, Column
 from .model import DocumentError, NotesDateTime, NotesDateTimePair, NotesDocument
 from .operations import ContentRef, Operation, PlanIssues, source_key
@@ -33,6 +33,10 @@ from .operations import ContentRef, Operation, PlanIssues, source_key
 SINGLE_LINE_LIMIT = 255  # single-line text columns (graph-semantics §5.4)
 SYSTEM_ITEMS = {"form", "$ref", "$file", "$revisions", "$updatedby", "$fonts", "$conflict", "$readers",
                 "$authors", "readers", "authors", "docauthors", "docreaders", "abrfrom", "docversion", "$abstract"}
+INVALID_NAME_CHARS = set('"*:<>?/\\|')
+RESERVED_NAMES = {".lock", "con", "prn", "aux", "nul", "desktop.ini", *(f"com{n}" for n in range(10)),
+                  *(f"lpt{n}" for n in range(10))}
+MAX_PATH = 400  # a decoded SharePoint path (graph-semantics §6)
 TRUE_WORDS = {"1", "yes", "y", "true", "ja", "oui", "si", "on", "x"}
 
 
@@ -94,17 +98,53 @@ class _Document:
         return values if len(values) > 1 or item.type.endswith("list") else values[0]
 
 
+def _utf16_length(text: str) -> int:
+    """SharePoint counts UTF-16 code units (an emoji is two)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _cut_utf16(text: str, limit: int) -> str:
+    out, used = [], 0
+    for ch in text:
+        used += 2 if ord(ch) > 0xFFFF else 1
+        if used > limit:
+            break
+        out.append(ch)
+    return "".join(out)
+
+
+def sharepoint_file_name(name: str, taken: set[str]) -> str:
+    """A name SharePoint accepts (support article "Restrictions and limitations in OneDrive and SharePoint",
+    graph-semantics §6), unique in its folder regardless of case; ``taken`` holds the case-folded names used."""
+    clean = "".join("_" if ch in INVALID_NAME_CHARS or ord(ch) < 32 else ch for ch in name).strip(" ")
+    clean = clean.replace("_vti_", "_vti-") or "file"
+    if clean.startswith("~$"):
+        clean = "_" + clean[1:]
+    stem, dot, ext = clean.rpartition(".") if "." in clean.lstrip(".") else (clean, "", "")
+    if stem.lower() in RESERVED_NAMES or clean.lower() in RESERVED_NAMES:
+        stem, clean = "_" + stem, "_" + clean
+    candidate, n = clean, 1
+    while candidate.casefold() in taken:
+        n += 1
+        candidate = f"{stem} ({n}){dot}{ext}"
+    taken.add(candidate.casefold())
+    return candidate
+
+
 def _convert(column: Column, value: Any, identity: Any, warn: list[str]) -> Any:
     """``value`` as ``column`` takes it; None (and a warning) when it cannot be."""
     if value is None or value == "" or value == []:
         return None
     many = value if isinstance(value, list) else [value]
     kind = column.type
+    if len(many) > 1 and not column.multi and kind not in ("text", "note", "richtext"):
+        warn.append(f"{column.name}: kept the first of {len(many)} values (the column holds one)")
+        many = many[:1]
     if kind in ("text", "note"):
         text = ("; " if kind == "text" else "\n").join(_text(v) for v in many if v is not None)
-        if kind == "text" and len(text) > SINGLE_LINE_LIMIT:
-            warn.append(f"{column.name}: text cut to {SINGLE_LINE_LIMIT} characters (was {len(text)})")
-            text = text[:SINGLE_LINE_LIMIT]
+        if kind == "text" and _utf16_length(text) > SINGLE_LINE_LIMIT:
+            warn.append(f"{column.name}: text cut to {SINGLE_LINE_LIMIT} characters (was {_utf16_length(text)})")
+            text = _cut_utf16(text, SINGLE_LINE_LIMIT)
         return text
     if kind == "richtext":
         text = _text(value)
@@ -172,6 +212,79 @@ def _filtered_out(doc: NotesDocument, form: str, filters: Filters | None) -> boo
     return False
 
 
+def _plan_document(plan: ApplicationPlan, entry: ConvertedDocument, site: str, mapping: AppMapping, identity: Any,
+                   filters: Filters | None, referenced: set[str], keys_planned: set[str],
+                   seen_choices: dict[str, set[str]], list_container: str, source_file: str | None,
+                   replica: str | None) -> str | None:
+    """Plan one document; its key, or None when it is left out (and counted)."""
+    issues = plan.issues
+    doc = entry.doc
+    form = doc.form or "(no form)"
+    if _filtered_out(doc, form, filters):
+        issues.left_out["filtered out by the job"] = issues.left_out.get("filtered out by the job", 0) + 1
+        return None
+    if not mapping.maps(form):
+        issues.unmapped_forms[form] = issues.unmapped_forms.get(form, 0) + 1
+        return None
+    view = _Document(entry)
+    try:
+        selected = not mapping.condition or mapping.condition.evaluate(view.lookup, form, doc.unid or "")
+    except ExpressionValueError as exc:
+        raise ValueError(f"the mapping's condition failed: {exc}")
+    if not selected:
+        issues.unmapped_forms[f"{form} (condition false)"] = issues.unmapped_forms.get(f"{form} (condition false)",
+                                                                                       0) + 1
+        return None
+    list_key = source_key(replica or doc.replica_id, "", f"list/{mapping.list_name}")
+    library = mapping.template == "documentLibrary"
+    plan.documents[form] += 1
+    _count_unmapped(doc, form, referenced, issues)
+    _count_degraded(entry, issues)
+    key = source_key(doc.replica_id, doc.unid or "")
+    warnings: list[str] = []
+    fields = _fields(mapping, view, doc, form, identity, warnings)
+    files = list(entry.attachments)
+    if files and mapping.attachments == "skip" and not library:
+        issues.left_out["attachments skipped by the mapping"] = (
+            issues.left_out.get("attachments skipped by the mapping", 0) + len(files))
+        files = []
+    unid = (doc.unid or "").upper()
+    drive, folder = (mapping.list_name, unid) if library else ("Documents", f"{mapping.list_name}/{unid}")
+    taken: set[str] = set()
+    names = []
+    for att in files:
+        name = sharepoint_file_name(att.name, taken)
+        if name != att.name:
+            warnings.append(f"attachment {att.name!r} is stored as {name!r} (SharePoint naming rules)")
+        if len(f"{site.split(':', 1)[-1]}/{drive}/{folder}/{name}") > MAX_PATH:
+            warnings.append(f"attachment {name!r}: the path is longer than {MAX_PATH} characters")
+        names.append(name)
+    if names and not library:
+        fields["NotesAttachments"] = "\n".join(f"{folder}/{n}" for n in names)
+    depends = [list_key]
+    parent = source_key(doc.replica_id, doc.parent_unid) if doc.parent_unid else None
+    if parent in keys_planned:
+        depends.append(parent)
+    if library:
+        plan.operations.extend(_library_files(site, mapping, entry, key, fields, folder, names, depends, warnings,
+                                              source_file))
+    else:
+        plan.operations.append(Operation(
+            op="create-list-item", container=list_container, key=key, payload={"fields": fields},
+            sequence=doc.sequence, depends_on=tuple(depends), warnings=tuple(warnings), source_file=source_file,
+            form=form))
+        for n, (att, name) in enumerate(zip(files, names), 1):
+            plan.operations.append(_upload(site, drive, folder, name, key + f"#att/{n}", att.size, att.sha256,
+                                           _utc(att.created), _utc(att.modified), (key,), doc.sequence, source_file,
+                                           form))
+    keys_planned.add(key)
+    for column in mapping.columns:
+        if column.type == "choice" and column.fill_in and column.name in fields:
+            value = fields[column.name]
+            seen_choices.setdefault(column.name, set()).update(value if isinstance(value, list) else [value])
+    return key
+
+
 def plan_application(site: str, mapping: AppMapping, items: Iterable[ConvertedDocument | DocumentError],
                      identity: Any, source_file: str | None = None, replica: str | None = None,
                      filters: Filters | None = None) -> ApplicationPlan:
@@ -181,58 +294,21 @@ def plan_application(site: str, mapping: AppMapping, items: Iterable[ConvertedDo
     referenced = _referenced_items(mapping)
     list_container = f"site:{site}/list:{mapping.list_name}"
     list_key: str | None = None
-    library = mapping.template == "documentLibrary"
     keys_planned: set[str] = set()
     seen_choices: dict[str, set[str]] = {}
     for entry in items:
         if isinstance(entry, DocumentError):
             issues.errors.append(str(entry))
             continue
-        doc = entry.doc
-        form = doc.form or "(no form)"
-        if _filtered_out(doc, form, filters):
-            issues.left_out["filtered out by the job"] = issues.left_out.get("filtered out by the job", 0) + 1
+        try:
+            key = _plan_document(plan, entry, site, mapping, identity, filters, referenced, keys_planned,
+                                 seen_choices, list_container, source_file, replica)
+        except (ValueError, ArithmeticError, TypeError, RecursionError) as exc:  # one bad document, not the plan
+            doc = entry.doc
+            issues.errors.append(f"{doc.file}:{doc.line}: document {doc.unid}: cannot plan: {exc}")
             continue
-        if not mapping.maps(form):
-            issues.unmapped_forms[form] = issues.unmapped_forms.get(form, 0) + 1
-            continue
-        view = _Document(entry)
-        if mapping.condition and not mapping.condition.evaluate(view.lookup, form, doc.unid or ""):
-            issues.unmapped_forms[f"{form} (condition false)"] = issues.unmapped_forms.get(f"{form} (condition false)",
-                                                                                           0) + 1
-            continue
-        if list_key is None:
-            list_key = source_key(replica or doc.replica_id, "", f"list/{mapping.list_name}")
-        plan.documents[form] += 1
-        _count_unmapped(doc, form, referenced, issues)
-        _count_degraded(entry, issues)
-        key = source_key(doc.replica_id, doc.unid or "")
-        warnings: list[str] = []
-        fields = _fields(mapping, view, doc, form, identity, warnings)
-        files = [a for a in entry.attachments] if mapping.attachments == "library" or library else []
-        folder = f"{mapping.list_name}/{(doc.unid or '').upper()}"
-        if files:
-            fields["NotesAttachments"] = "\n".join(f"{folder}/{a.name}" for a in files)
-        depends = [list_key]
-        if doc.parent_unid and source_key(doc.replica_id, doc.parent_unid) in keys_planned:
-            depends.append(source_key(doc.replica_id, doc.parent_unid))
-        if library:
-            plan.operations.extend(_library_files(site, mapping, entry, key, fields, folder, depends, warnings,
-                                                  source_file))
-        else:
-            plan.operations.append(Operation(
-                op="create-list-item", container=list_container, key=key, payload={"fields": fields},
-                sequence=doc.sequence, depends_on=tuple(depends), warnings=tuple(warnings), source_file=source_file,
-                form=form))
-            for n, att in enumerate(files, 1):
-                plan.operations.append(_upload(site, "Documents", folder, att.name, key + f"#att/{n}", att.size,
-                                               att.sha256, _utc(att.created), _utc(att.modified), (key,),
-                                               doc.sequence, source_file, form))
-        keys_planned.add(key)
-        for column in mapping.columns:
-            if column.type == "choice" and column.fill_in and column.name in fields:
-                value = fields[column.name]
-                seen_choices.setdefault(column.name, set()).update(value if isinstance(value, list) else [value])
+        if key is not None and list_key is None:
+            list_key = source_key(replica or entry.doc.replica_id, "", f"list/{mapping.list_name}")
     if list_key is not None:  # the list comes first; built last, so fill-in choices know every value used
         plan.operations.insert(0, _ensure_list(site, mapping, list_key, seen_choices))
     return plan
@@ -246,7 +322,12 @@ def _ensure_list(site: str, mapping: AppMapping, key: str, seen_choices: dict[st
         definition = column.definition()
         if column.type == "choice":
             # A choice column needs choices; fill-in columns offer the values the documents use (sorted).
-            extra = sorted(seen_choices.get(column.name, set()) - set(column.choices), key=str.lower)
+            known = {c.casefold() for c in column.choices}
+            extra = []
+            for choice in sorted(seen_choices.get(column.name, set()), key=lambda c: (c.casefold(), c)):
+                if choice.casefold() not in known:  # one spelling per choice, the same on every run
+                    known.add(choice.casefold())
+                    extra.append(choice)
             definition["choice"]["choices"] = list(column.choices) + extra or ["(none)"]
         columns.append(definition)
     payload = {"displayName": mapping.list_name, "list": {"template": mapping.template}, "columns": columns}
@@ -258,7 +339,11 @@ def _fields(mapping: AppMapping, view: _Document, doc: NotesDocument, form: str,
     fields: dict[str, Any] = {}
     for column in mapping.columns:
         if column.expr is not None:
-            value = column.expr.evaluate(view.lookup, form, doc.unid or "")
+            try:
+                value = column.expr.evaluate(view.lookup, form, doc.unid or "")
+            except ExpressionValueError as exc:
+                warnings.append(f"{column.name}: {exc}")
+                value = None
         elif column.source is not None:
             value = view.lookup(column.source)
         else:
@@ -293,20 +378,25 @@ def _upload(site: str, drive: str, folder: str, name: str, key: str, size: int, 
 
 
 def _library_files(site: str, mapping: AppMapping, conv: ConvertedDocument, key: str, fields: dict[str, Any],
-                   folder: str, depends: list[str], warnings: list[str], source_file: str | None) -> list[Operation]:
+                   folder: str, names: list[str], depends: list[str], warnings: list[str],
+                   source_file: str | None) -> list[Operation]:
+    """One file per attachment, each with the document's fields and its own source key (a resumed run looks
+    files up by NotesKey); a document without files becomes an HTML page of its body."""
     doc = conv.doc
     ops = []
-    for n, att in enumerate(conv.attachments, 1):
-        ops.append(_upload(site, mapping.list_name, (doc.unid or "").upper(), att.name, key + f"#att/{n}", att.size,
-                           att.sha256, _utc(att.created), _utc(att.modified), tuple(depends), doc.sequence,
-                           source_file, doc.form, fields, warnings=tuple(warnings)))
+    for n, (att, name) in enumerate(zip(conv.attachments, names), 1):
+        part_key = key + f"#att/{n}"
+        ops.append(_upload(site, mapping.list_name, folder, name, part_key, att.size, att.sha256, _utc(att.created),
+                           _utc(att.modified), tuple(depends), doc.sequence, source_file, doc.form,
+                           {**fields, "NotesKey": part_key}, warnings=tuple(warnings)))
     if not ops:  # a document without files: its body as an HTML page, so that it is not lost
         body = ("<!DOCTYPE html><html><head><meta charset=\"utf-8\"/></head><body>" + conv.html()
                 + "</body></html>").encode()
-        ops.append(_upload(site, mapping.list_name, (doc.unid or "").upper(), f"{(doc.unid or '').upper()}.html",
-                           key + "#body", len(body), hashlib.sha256(body).hexdigest(), _utc(doc.created),
-                           _utc(doc.modified), tuple(depends), doc.sequence, source_file, doc.form, fields,
-                           "text/html", tuple(warnings)))
+        part_key = key + "#body"
+        ops.append(_upload(site, mapping.list_name, folder, f"{folder}.html", part_key, len(body),
+                           hashlib.sha256(body).hexdigest(), _utc(doc.created), _utc(doc.modified), tuple(depends),
+                           doc.sequence, source_file, doc.form, {**fields, "NotesKey": part_key}, "text/html",
+                           tuple(warnings)))
     return ops
 
 

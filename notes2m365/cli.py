@@ -326,9 +326,13 @@ def plan(job_file: str, out_file: str | None, as_json: bool, graph_url: str | No
     summary = json.dumps(result.summary(), indent=2, sort_keys=True) if as_json else render_summary(result, job)
     if out_file:
         tmp = out_file + ".part"
-        with open(tmp, "w", encoding="utf-8", newline="\n") as out:
-            result.write(out)
-        os.replace(tmp, out_file)
+        try:
+            with open(tmp, "w", encoding="utf-8", newline="\n") as out:
+                result.write(out)
+            os.replace(tmp, out_file)
+        except OSError as exc:
+            click.echo(f"error: {out_file}: cannot write the plan: {exc.strerror or exc}", err=True)
+            sys.exit(EXIT_USAGE)
         click.echo(summary)
     else:
         result.write(sys.stdout)

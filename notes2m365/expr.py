@@ -18,6 +18,8 @@ list), ``text(name)`` (its text, list values joined with ", "), ``has(name)``,
 from __future__ import annotations
 
 import ast
+import math
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -26,8 +28,25 @@ from .errors import ConfigError
 Lookup = Callable[[str], Any]
 
 
+MAX_NODES = 200  # an expression is a line of a mapping file, not a program
+MAX_SOURCE = 2000
+MAX_TEXT = 1_000_000  # characters a value may grow to (replace, +, join)
+
+
 class ExpressionError(ConfigError):
     """An expression is not in the allowed subset (raised at load time)."""
+
+
+class ExpressionValueError(ValueError):
+    """Evaluating an expression for one document failed (the planner warns and leaves the value out)."""
+
+
+def _bounded(value: Any) -> Any:
+    if isinstance(value, str) and len(value) > MAX_TEXT:
+        raise ExpressionValueError(f"the value grew past {MAX_TEXT:,} characters")
+    if isinstance(value, list) and len(value) > 10_000:
+        raise ExpressionValueError("the value grew past 10,000 elements")
+    return value
 
 
 def _empty(value: Any) -> bool:
@@ -50,10 +69,17 @@ def _number(value: Any) -> float | int | None:
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, (int, float)):
-        return value
+        return value if math.isfinite(value) else None
+    text = str(value).strip()
+    if re.fullmatch(r"-?\d{1,3}(,\d{3})+", text):
+        return None  # "1,234": a thousands separator or a decimal comma? Not guessed.
+    if re.fullmatch(r"-?\d+,\d+", text):
+        text = text.replace(",", ".")  # a decimal comma ("12,5")
     try:
-        number = float(str(value).strip().replace(",", "."))
+        number = float(text)
     except ValueError:
+        return None
+    if not math.isfinite(number):
         return None
     return int(number) if number.is_integer() else number
 
@@ -73,10 +99,16 @@ class Expression:
 
     def __init__(self, source: str, where: str = "expression") -> None:
         self.source = source
+        if len(source) > MAX_SOURCE:
+            raise ExpressionError(f"{where}: longer than {MAX_SOURCE} characters")
         try:
             tree = ast.parse(source.strip(), mode="eval")
         except SyntaxError as exc:
             raise ExpressionError(f"{where}: not a valid expression: {exc.msg}")
+        except (RecursionError, MemoryError, ValueError):
+            raise ExpressionError(f"{where}: nested too deeply")
+        if sum(1 for _ in ast.walk(tree)) > MAX_NODES:
+            raise ExpressionError(f"{where}: more than {MAX_NODES} parts; split it into several columns")
         self._check(tree.body, where)
         self.tree = tree.body
 
@@ -119,7 +151,9 @@ class Expression:
             raise ExpressionError(f"{where}: '{ast.unparse(node)}' is not allowed in an expression")
 
     def evaluate(self, lookup: Lookup, form: str = "", unid: str = "") -> Any:
-        """The value for one document; ``lookup(name)`` gives an item's value (None when absent)."""
+        """The value for one document; ``lookup(name)`` gives an item's value (None when absent).
+
+        Raises :class:`ExpressionValueError` when a value grows past :data:`MAX_TEXT`."""
         return self._eval(self.tree, lookup, form, unid)
 
     def _eval(self, node: ast.AST, lookup: Lookup, form: str, unid: str) -> Any:
@@ -145,8 +179,8 @@ class Expression:
             if isinstance(left, (int, float)) and isinstance(right, (int, float)):
                 return left + right
             if isinstance(left, list) or isinstance(right, list):
-                return list(left or []) + list(right or [])
-            return _text(left) + _text(right)
+                return _bounded(list(left or []) + list(right or []))
+            return _bounded(_text(left) + _text(right))
         if isinstance(node, ast.Compare):
             left = ev(node.left)
             for op, comparator in zip(node.ops, node.comparators):
@@ -178,10 +212,13 @@ class Expression:
         if name in ("lower", "upper", "strip"):
             return getattr(_text(args[0]), name)()
         if name == "replace":
-            return _text(args[0]).replace(_text(args[1]), _text(args[2]))
+            text, old, new = _text(args[0]), _text(args[1]), _text(args[2])
+            if old == "" or len(text) + (len(new) - len(old)) * text.count(old) > MAX_TEXT:
+                raise ExpressionValueError("replace() with an empty pattern or past the size limit")
+            return text.replace(old, new)
         if name == "join":
             value = args[0] if isinstance(args[0], (list, tuple)) else [args[0]]
-            return (_text(args[1]) if len(args) > 1 else ", ").join(_text(v) for v in value if not _empty(v))
+            return _bounded((_text(args[1]) if len(args) > 1 else ", ").join(_text(v) for v in value if not _empty(v)))
         if name == "split":
             sep = _text(args[1]) if len(args) > 1 else ","
             return [p.strip() for p in _text(args[0]).split(sep) if p.strip()]

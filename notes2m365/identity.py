@@ -387,6 +387,10 @@ class IdentityMap:
         address = f"{local}@{r.fallback_domain.lstrip('@')}"
         if not _is_address(address):
             return miss(f"the fallback pattern gives {address!r}, not an address")
+        owner = self._targets.get(address.casefold())
+        if owner is not None:  # two people must not be merged into one mailbox by a guess
+            return miss(f"the fallback pattern gives {address}, which the CSV gives to {owner.notes_name} "
+                        f"(line {owner.line})")
         return Resolution(name, p.canonical, "person", address, "rule:fallback",
                           f"derived by the fallback pattern {r.pattern!r}, not from the CSV")
 

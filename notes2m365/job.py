@@ -22,11 +22,12 @@ import glob
 import os
 import re
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 from .errors import ConfigError
+from .mapping import resolve_reference
 from .tomlfile import KeyPath, TomlFile, load_toml
 
 AuthKind = Literal["client_secret", "certificate", "device_code", "none"]
@@ -256,7 +257,12 @@ def _sources(toml: TomlFile, base: Path, top: _Reader, kind: SourceKind) -> list
         mapping = r.get("mapping", str, "builtin:mail" if kind == "mailbox" else None)
         if mapping is None:
             raise toml.error((kind, n), "'mapping' is required for an application (builtin:NAME or a file)")
-        if not mapping.startswith("builtin:"):
+        if mapping.startswith("builtin:"):
+            try:
+                resolve_reference(mapping)
+            except ConfigError as exc:
+                raise r.fail("mapping", str(exc).split(": ", 1)[1])
+        else:
             resolved = base / mapping
             if not resolved.is_file():
                 raise r.fail("mapping", f"'{mapping}' is not a file (paths are relative to the job file)")
@@ -294,6 +300,9 @@ def _identity(toml: TomlFile, base: Path, table: dict[str, Any]) -> IdentitySett
 def _filters(toml: TomlFile, table: dict[str, Any]) -> Filters:
     r = _Reader(toml, ("filters",), table, {"since", "until", "forms", "exclude_forms", "folders"})
     since, until = r.get("since", date), r.get("until", date)
+    for key, value in (("since", since), ("until", until)):
+        if isinstance(value, datetime):
+            raise r.fail(key, "must be a date (YYYY-MM-DD), not a date and time")
     if since and until and until < since:
         raise r.fail("until", f"{until} is before since = {since}")
     forms, exclude = r.strings("forms"), r.strings("exclude_forms")

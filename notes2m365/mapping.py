@@ -224,6 +224,10 @@ def _application(toml: TomlFile, top: dict[str, Any], head: dict[str, Any], desc
         condition = _expression(toml, ("mapping", "condition"), head["condition"])
     lst = _table(toml, ("list",), top.get("list", {}), {"name", "template", "attachments"})
     name = _string(toml, ("list", "name"), lst.get("name", ""), allow_empty=False)
+    bad = sorted(set(name) & set('"*:<>?/\\|#%'))
+    if bad or name != name.strip() or len(name) > 100:
+        raise toml.error(("list", "name"), f"'{name}' is not a SharePoint list name"
+                                           + (f" (the character {bad[0]!r})" if bad else ""))
     template = lst.get("template", "genericList")
     if template not in ("genericList", "documentLibrary"):
         raise toml.error(("list", "template"), "must be genericList or documentLibrary")
@@ -299,6 +303,31 @@ def _column(toml: TomlFile, path: KeyPath, raw: object, template: str) -> Column
         raise toml.error(path, f"choice column '{name}' needs 'choices' or fill_in = true")
     if choices and col_type != "choice":
         raise toml.error(path + ("choices",), "only choice columns have choices")
-    return Column(name=name, type=col_type, source=source, expr=expr, default=table.get("default"),
+    default = table.get("default")
+    if default is not None:
+        _check_default(toml, path + ("default",), col_type, default, choices, flags["fill_in"])
+    return Column(name=name, type=col_type, source=source, expr=expr, default=default,
                   multi=flags["multi"], choices=tuple(choices), fill_in=flags["fill_in"],
                   indexed=flags["indexed"], required=flags["required"])
+
+
+def _check_default(toml: TomlFile, path: KeyPath, col_type: str, value: object, choices: list[str],
+                   fill_in: bool) -> None:
+    """A column's default must already be a value of its type (checked once, here, not per document)."""
+    ok: bool
+    if col_type == "number":
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    elif col_type == "boolean":
+        ok = isinstance(value, bool)
+    elif col_type == "choice":
+        ok = isinstance(value, str) and (fill_in or value in choices)
+    elif col_type == "dateTime":
+        ok = isinstance(value, str) and bool(re.match(r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2})?Z?)?$", value))
+    elif col_type == "hyperlink":
+        ok = isinstance(value, str) and value.lower().startswith(("http://", "https://", "mailto:"))
+    else:
+        ok = isinstance(value, str)
+    if not ok:
+        raise toml.error(path, f"{value!r} is not a valid {col_type} value"
+                               + (" (not one of the choices)" if col_type == "choice" and isinstance(value, str) else ""))
+

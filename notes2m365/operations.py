@@ -96,6 +96,8 @@ class Operation:
     def requests(self) -> int:
         """Graph requests the operation takes: the create, plus one per attachment (more for large ones)."""
         count = 1
+        if self.op == "upload-file" and "fields" in self.payload:
+            count += 1  # a file's columns are a separate PATCH of its listItem fields
         for ref in self.content:
             if self.op == "upload-file":
                 count += -1 + (1 if ref.size <= DRIVE_SIMPLE_LIMIT else 1 + -(-ref.size // DRIVE_CHUNK))

@@ -10,8 +10,15 @@ the builders of the non-mail payloads (graph-semantics §3):
   at midnight to midnight, the inclusive Notes end date plus one day.
   Repeating entries get a ``patternedRecurrence`` only when the rule (``D``,
   ``W``, ``MD``, ``YD``) regenerates exactly the Notes instance dates, at one
-  wall-clock time in a zone we can name for Windows; otherwise every instance
+  wall-clock time in a zone we can name for Windows: every instance is
+  converted to that zone (``StartTimeZone``'s ``$ZN``, through the IANA zone
+  of :data:`IANA_ZONES`), whatever offset its DXL value was written with, and
+  the series starts at that zone's wall-clock time.  Otherwise every instance
   becomes a single event (key ``...#instance/<local start>``) with a warning.
+  An entry without a valid ``StartDateTime`` is not planned: :class:`PlanError`
+  (the mailbox plan records it as an error).  ``RepeatInterval`` and
+  ``$AlarmOffset`` must be finite numbers in a sane range (else: single
+  events, a reminder at the start, each with a warning).
   Attendees per :attr:`MailboxRules.attendees`.
 * **tasks** -- To Do tasks; the source key goes into ``linkedResources``
   (To Do has no extended properties); ``AssignedTo`` cannot be expressed and
@@ -26,10 +33,13 @@ Everything is pure: same documents, same payloads.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from dataclasses import dataclass, field
+from functools import cache
 from html import escape
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from lxml import html as lxml_html
 
@@ -50,6 +60,24 @@ WINDOWS_ZONES = {
     "eastern": "Eastern Standard Time", "central": "Central Standard Time",
     "mountain": "Mountain Standard Time", "pacific": "Pacific Standard Time",
 }
+#: The IANA zone of each Windows zone we name (CLDR windowsZones, territory 001, current canonical names),
+#: to convert instances to the zone's wall-clock time.
+IANA_ZONES = {
+    "UTC": "Etc/UTC", "GMT Standard Time": "Europe/London", "W. Europe Standard Time": "Europe/Berlin",
+    "Central Europe Standard Time": "Europe/Budapest", "Central European Standard Time": "Europe/Warsaw",
+    "Romance Standard Time": "Europe/Paris", "E. Europe Standard Time": "Europe/Chisinau",
+    "FLE Standard Time": "Europe/Helsinki", "GTB Standard Time": "Europe/Bucharest",
+    "Russian Standard Time": "Europe/Moscow", "India Standard Time": "Asia/Kolkata",
+    "Nepal Standard Time": "Asia/Kathmandu", "China Standard Time": "Asia/Shanghai",
+    "Tokyo Standard Time": "Asia/Tokyo", "Singapore Standard Time": "Asia/Singapore",
+    "AUS Eastern Standard Time": "Australia/Sydney", "Eastern Standard Time": "America/New_York",
+    "Central Standard Time": "America/Chicago", "Mountain Standard Time": "America/Denver",
+    "Pacific Standard Time": "America/Los_Angeles",
+}
+#: Largest ``RepeatInterval`` we turn into a Graph pattern (Outlook's own limit is 999).
+MAX_REPEAT_INTERVAL = 999
+#: Largest ``$AlarmOffset`` (minutes either side of the start) we keep: one year.
+MAX_ALARM_MINUTES = 366 * 24 * 60
 #: Extensions we name a content type for (a fixed table: the system's mime.types would vary between hosts).
 CONTENT_TYPES = {
     "pdf": "application/pdf", "txt": "text/plain", "csv": "text/csv", "htm": "text/html", "html": "text/html",
@@ -62,6 +90,10 @@ CONTENT_TYPES = {
     "tif": "image/tiff", "tiff": "image/tiff", "eml": "message/rfc822", "ics": "text/calendar",
 }
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+class PlanError(ValueError):
+    """A document that cannot be planned; the message says why (the mailbox plan records it as an error)."""
 
 
 class ResolutionLike(Protocol):
@@ -112,6 +144,23 @@ def dttz(value: dt.datetime, zone: str = "UTC") -> dict[str, str]:
 def local_date(value: NotesDateTime) -> dt.date:
     v = value.value
     return v.date() if isinstance(v, dt.datetime) else v  # type: ignore[return-value]
+
+
+@cache
+def zone_info(windows: str) -> ZoneInfo | None:
+    """The IANA zone of a Windows zone name of :data:`WINDOWS_ZONES`; ``None`` without time zone data."""
+    name = IANA_ZONES.get(windows)
+    try:
+        return ZoneInfo(name) if name else None
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def wall_clock(value: NotesDateTime, zone: ZoneInfo) -> dt.datetime:
+    """The naive wall-clock time of a TIMEDATE in ``zone`` (naive values count as UTC, like :func:`to_utc`)."""
+    utc = to_utc(value)
+    assert utc is not None
+    return utc.astimezone(zone).replace(tzinfo=None)
 
 
 def notes_zone(doc: NotesDocument) -> str | None:
@@ -237,14 +286,20 @@ def _add_months(d: dt.date, months: int) -> dt.date | None:
         return None
 
 
-def recurrence(doc: NotesDocument, starts: list[NotesDateTime], zone: str) -> tuple[dict[str, Any] | None, str]:
-    """A ``patternedRecurrence`` reproducing exactly the instance ``starts``, or ``(None, why not)``."""
+def recurrence(doc: NotesDocument, starts: list[NotesDateTime] | list[dt.date],
+               zone: str) -> tuple[dict[str, Any] | None, str]:
+    """A ``patternedRecurrence`` reproducing exactly the instance ``starts`` (TIMEDATEs, or their dates in
+    ``zone``), or ``(None, why not)``."""
     unit = doc.text("RepeatUnit").strip().upper()
+    raw = doc.text("RepeatInterval").strip()
     try:
-        interval = max(1, int(float(doc.text("RepeatInterval") or 1)))
+        number = float(raw or 1)
     except ValueError:
-        return None, f"RepeatInterval {doc.text('RepeatInterval')!r} is not a number"
-    dates = [local_date(s) for s in starts]
+        return None, f"RepeatInterval {raw!r} is not a number"
+    if not math.isfinite(number) or not 0 <= number <= MAX_REPEAT_INTERVAL:
+        return None, f"RepeatInterval {raw!r} is out of range (1 to {MAX_REPEAT_INTERVAL})"
+    interval = max(1, int(number))
+    dates = [s if isinstance(s, dt.date) else local_date(s) for s in starts]
     if not dates:
         return None, "no instance dates"
     first = dates[0]
@@ -269,10 +324,13 @@ def recurrence(doc: NotesDocument, starts: list[NotesDateTime], zone: str) -> tu
         end, count = None, len(dates)
     expected, k = [], 0
     while len(expected) <= len(dates):
-        if unit in ("D", "W"):
-            d: dt.date | None = first + dt.timedelta(days=k * interval * (7 if unit == "W" else 1))
-        else:
-            d = _add_months(first, k * interval * (12 if unit == "YD" else 1))
+        try:
+            if unit in ("D", "W"):
+                d: dt.date | None = first + dt.timedelta(days=k * interval * (7 if unit == "W" else 1))
+            else:
+                d = _add_months(first, k * interval * (12 if unit == "YD" else 1))
+        except OverflowError:  # past year 9999: the rule ends there
+            d = None
         k += 1
         if d is None or (end is not None and d > end) or (count is not None and len(expected) == count):
             break
@@ -331,8 +389,11 @@ def event_parts(ctx: Ctx, conv: ConvertedDocument, attendees_mode: str) -> list[
     doc = conv.doc
     starts, ends = all_dt(doc, "StartDateTime"), all_dt(doc, "EndDateTime")
     if not starts:
-        ctx.warnings.append("no StartDateTime: not a calendar entry that can be planned")
-        return []
+        item = doc.get("StartDateTime")
+        raw = [getattr(v, "raw", str(v)) for v in (item.values if item is not None else ())]
+        why = f"StartDateTime {', '.join(raw)!r} is not a date" if any(r.strip() for r in raw) else \
+            "no StartDateTime"
+        raise PlanError(f"calendar entry without a valid start ({why})")
     ends = ends if len(ends) == len(starts) else [starts[i] for i in range(len(starts))]
     kind = doc.text("AppointmentType").strip()
     all_day = kind in ("1", "2") or starts[0].kind == "date"
@@ -357,48 +418,59 @@ def event_parts(ctx: Ctx, conv: ConvertedDocument, attendees_mode: str) -> list[
     if doc.text("$PublicAccess").strip() == "0" or doc.text("OrgConfidential").strip() == "1":
         base["sensitivity"] = "private"
     if doc.text("$Alarm").strip() == "1":
+        raw = doc.text("$AlarmOffset").strip()
         try:
-            minutes = -int(float(doc.text("$AlarmOffset") or 0))
+            offset = float(raw or 0)
         except ValueError:
-            minutes = 0
-        base.update(isReminderOn=True, reminderMinutesBeforeStart=max(0, minutes))
+            offset = math.nan
+        if not math.isfinite(offset) or abs(offset) > MAX_ALARM_MINUTES:
+            ctx.warnings.append(f"$AlarmOffset {raw!r} is not a usable number of minutes: reminder at the start")
+            offset = 0
+        base.update(isReminderOn=True, reminderMinutesBeforeStart=max(0, -int(offset)))
     else:
         base["isReminderOn"] = False
     key_prop = [source_key_property(ctx.key)]
 
-    def timing(i: int, in_zone: bool) -> dict[str, Any]:
+    def timing(i: int, tz: ZoneInfo | None = None) -> dict[str, Any]:
         if all_day:
             first, last = local_date(starts[i]), local_date(ends[i])
             end = max(first, last) + dt.timedelta(days=1)
             z = zone or "UTC"
             return {"isAllDay": True, "start": dttz(dt.datetime.combine(first, dt.time()), z),
                     "end": dttz(dt.datetime.combine(end, dt.time()), z)}
-        if in_zone and zone:
-            s, e = starts[i].value, ends[i].value
-            return {"isAllDay": False, "start": dttz(s, zone), "end": dttz(e, zone)}  # type: ignore[arg-type]
+        if tz is not None and zone:  # wall-clock time in the named zone
+            s, e = wall_clock(starts[i], tz), wall_clock(ends[i], tz)
+            return {"isAllDay": False, "start": dttz(s, zone), "end": dttz(max(s, e), zone)}
         s_utc, e_utc = to_utc(starts[i]), to_utc(ends[i])
         assert s_utc is not None and e_utc is not None
         return {"isAllDay": False, "start": dttz(s_utc), "end": dttz(max(s_utc, e_utc))}
 
     if not repeats(doc) or len(starts) == 1:
-        return [EventPart(None, {**base, **timing(0, False), "singleValueExtendedProperties": key_prop})]
+        return [EventPart(None, {**base, **timing(0), "singleValueExtendedProperties": key_prop})]
     reason = ""
+    tz = zone_info(zone) if zone and not all_day else None
+    dates: list[NotesDateTime] | list[dt.date] = starts
     if not all_day and zone is None:
         reason = "its time zone cannot be named for Windows"
-    elif not all_day and len({s.value.time() for s in starts if isinstance(s.value, dt.datetime)}) > 1:
-        reason = "its instances start at different times of day"
+    elif not all_day and tz is None:
+        reason = f"no time zone data for {zone}"
+    elif tz is not None:
+        local = [wall_clock(s, tz) for s in starts]
+        if len({w.time() for w in local}) > 1:
+            reason = f"its instances do not start at one time of day in {zone}"
+        dates = [w.date() for w in local]
     pattern = None
     if not reason:
-        pattern, reason = recurrence(doc, starts, zone or "UTC")
+        pattern, reason = recurrence(doc, dates, zone or "UTC")
     if pattern is not None:
-        return [EventPart(None, {**base, **timing(0, True), "recurrence": pattern,
+        return [EventPart(None, {**base, **timing(0, tz), "recurrence": pattern,
                                  "singleValueExtendedProperties": key_prop})]
     ctx.warnings.append(f"repeating entry planned as {len(starts)} single events: {reason}")
     out = []
     for i, start in enumerate(starts):
         stamp = start.value.strftime("%Y-%m-%dT%H:%M") if isinstance(start.value, dt.datetime) else \
             local_date(start).isoformat()
-        out.append(EventPart(f"instance/{stamp}", {**base, **timing(i, False),
+        out.append(EventPart(f"instance/{stamp}", {**base, **timing(i),
                                                    "singleValueExtendedProperties": key_prop}))
     return out
 

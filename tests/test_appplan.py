@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from notes2m365.appplan import plan_application
 from notes2m365.convert import iter_converted
 from notes2m365.identity import IdentityMap, IdentityRules
@@ -148,3 +150,112 @@ def test_job_filters_apply_to_applications():
     assert only_topics.documents == {"MainTopic": 2} and only_topics.issues.left_out == {"filtered out by the job": 3}
     nothing_new = plan_application(SITE, mapping, docs, identity(), filters=Filters(since=date(2030, 1, 1)))
     assert nothing_new.operations == [] and nothing_new.issues.left_out == {"filtered out by the job": 5}
+
+
+# -- regressions from the review of issue 4 ------------------------------------------------------------
+def app_mapping(tmp_path, body: str, template: str = "genericList", attachments: str = "library"):
+    path = tmp_path / "m.toml"
+    path.write_text(f'[mapping]\nkind = "application"\nforms = ["Doc"]\n[list]\nname = "Docs"\n'
+                    f'template = "{template}"\n' + (f'attachments = "{attachments}"\n' if template == "genericList"
+                                                   else "") + body)
+    return load_mapping(str(path))
+
+
+TITLE = '[[column]]\nname = "Title"\nfrom = "Subject"\n'
+
+
+def doc_with(n, items="", files=()):
+    import base64
+    objects = "".join(f"<item name='$FILE'><object><file hosttype='msdos' name='{name}'><filedata>"
+                      f"{base64.b64encode(data).decode()}</filedata></file></object></item>" for name, data in files)
+    return document(n, f"<item name='Subject'><text>Doc {n}</text></item>{items}{objects}", form="Doc")
+
+
+def test_a_value_that_grows_without_bound_is_a_warning_not_a_crash(tmp_path):
+    mapping = app_mapping(tmp_path, TITLE + '[[column]]\nname = "Big"\ntype = "note"\n'
+                                             'expr = "replace(text(\'Subject\'), \'\', text(\'Subject\'))"\n')
+    plan = plan_application(SITE, mapping, converted(write(tmp_path, database(doc_with(1)))), identity())
+    item = plan.operations[1]
+    assert "Big" not in item.payload["fields"] and any("Big:" in w for w in item.warnings)
+
+
+def test_a_failing_condition_makes_that_document_an_error_and_the_rest_goes_on(tmp_path):
+    path = tmp_path / "m.toml"
+    path.write_text('[mapping]\nkind = "application"\nforms = ["Doc"]\n'
+                    'condition = "text(\'Subject\') != \'Doc 2\' or replace(\'a\', \'\', \'b\') == \'x\'"\n'
+                    '[list]\nname = "Docs"\n' + TITLE)
+    plan = plan_application(SITE, load_mapping(str(path)), converted(write(tmp_path, database(
+        doc_with(1) + doc_with(2) + doc_with(3)))), identity())
+    assert plan.documents == {"Doc": 2} and len(plan.issues.errors) == 1 and "cannot plan" in plan.issues.errors[0]
+
+
+def test_several_values_in_a_single_value_column_are_warned_about(tmp_path):
+    mapping = app_mapping(tmp_path, TITLE + '[[column]]\nname = "Amount"\nfrom = "Amount"\ntype = "number"\n')
+    dxl = write(tmp_path, database(doc_with(1, "<item name='Amount'><numberlist><number>1</number>"
+                                               "<number>2</number></numberlist></item>")))
+    item = plan_application(SITE, mapping, converted(dxl), identity()).operations[1]
+    assert item.payload["fields"]["Amount"] == 1 and "kept the first of 2 values" in " ".join(item.warnings)
+
+
+def test_numbers_are_finite_and_thousands_separators_are_not_guessed(tmp_path):
+    mapping = app_mapping(tmp_path, TITLE + '[[column]]\nname = "Amount"\nfrom = "Amount"\ntype = "number"\n')
+    docs = "".join(doc_with(n, f"<item name='Amount'><text>{text}</text></item>")
+                   for n, text in ((1, "NaN"), (2, "1,234"), (3, "12,5"), (4, "inf")))
+    items = plan_application(SITE, mapping, converted(write(tmp_path, database(docs))), identity()).operations[1:]
+    assert [op.payload["fields"].get("Amount") for op in items] == [None, None, 12.5, None]
+    for op in items:  # valid JSON: no NaN or Infinity constants
+        json.loads(op.line(), parse_constant=lambda constant: pytest.fail(f"{constant} in {op.key}"))
+
+
+def test_text_limit_counts_utf16_units(tmp_path):
+    mapping = app_mapping(tmp_path, TITLE)
+    dxl = write(tmp_path, database(document(1, "<item name='Subject'><text>" + "\U0001F600" * 200 + "</text></item>",
+                                            form="Doc")))
+    title = plan_application(SITE, mapping, converted(dxl), identity()).operations[1].payload["fields"]["Title"]
+    assert len(title.encode("utf-16-le")) // 2 <= 255
+
+
+def test_fill_in_choices_are_deduplicated_and_the_same_under_any_hash_seed(tmp_path):
+    import subprocess
+    import sys
+    mapping_body = TITLE + '[[column]]\nname = "Tag"\nfrom = "Tag"\ntype = "choice"\nfill_in = true\n'
+    docs = "".join(doc_with(n, f"<item name='Tag'><text>{tag}</text></item>")
+                   for n, tag in enumerate(("Alpha", "alpha", "beta", "Beta", "ALPHA"), 1))
+    dxl = write(tmp_path, database(docs))
+    (tmp_path / "m.toml").write_text('[mapping]\nkind = "application"\nforms = ["Doc"]\n[list]\nname = "Docs"\n'
+                                     + mapping_body)
+    code = ("import sys; from tests.test_appplan import *; from notes2m365.mapping import load_mapping; "
+            f"p = plan_application(SITE, load_mapping({str(tmp_path / 'm.toml')!r}), converted({str(dxl)!r}), "
+            "identity()); print([c for c in p.operations[0].payload['columns'] if c['name'] == 'Tag'][0]"
+            "['choice']['choices'])")
+    outputs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={
+        "PYTHONHASHSEED": seed, "PATH": ""}, cwd=str(SAMPLES.parent)).stdout.strip() for seed in ("1", "2", "3")}
+    assert outputs == {"['ALPHA', 'Beta']"}  # one spelling per choice (the first in code-point order), every run
+
+
+def test_attachment_names_follow_sharepoint_rules_and_stay_unique(tmp_path):
+    mapping = app_mapping(tmp_path, TITLE)
+    dxl = write(tmp_path, database(doc_with(1, files=[("a:b?.txt", b"1"), ("CON.txt", b"2"), ("spec.pdf", b"3"),
+                                                      ("Spec.PDF", b"4")])))
+    plan = plan_application(SITE, mapping, converted(dxl), identity())
+    names = [op.payload["name"] for op in plan.operations if op.op == "upload-file"]
+    assert names == ["a_b_.txt", "_CON.txt", "spec.pdf", "Spec (2).PDF"]
+    item = next(op for op in plan.operations if op.op == "create-list-item")
+    assert "stored as 'a_b_.txt'" in " ".join(item.warnings) and "Spec (2).PDF" in item.payload["fields"]["NotesAttachments"]
+
+
+def test_library_files_each_carry_their_own_key_and_count_the_fields_patch(tmp_path):
+    mapping = app_mapping(tmp_path, '[[column]]\nname = "DocTitle"\nfrom = "Subject"\n', template="documentLibrary")
+    dxl = write(tmp_path, database(doc_with(1, files=[("a.txt", b"1"), ("b.txt", b"2")]) + doc_with(2)))
+    files = [op for op in plan_application(SITE, mapping, converted(dxl), identity()).operations
+             if op.op == "upload-file"]
+    assert [op.payload["fields"]["NotesKey"] for op in files] == [op.key for op in files]
+    assert files[-1].key.endswith("#body") and files[-1].payload["name"].endswith(".html")
+    assert all(op.requests == 2 for op in files)
+
+
+def test_skipped_attachments_are_counted(tmp_path):
+    mapping = app_mapping(tmp_path, TITLE, attachments="skip")
+    dxl = write(tmp_path, database(doc_with(1, files=[("a.txt", b"1")])))
+    plan = plan_application(SITE, mapping, converted(dxl), identity())
+    assert plan.issues.left_out == {"attachments skipped by the mapping": 1}

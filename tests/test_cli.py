@@ -187,3 +187,8 @@ def test_plan_with_a_mapping_typo_exits_2_with_one_line(tmp_path):
 def test_inspect_takes_a_job_file():
     result = CliRunner().invoke(main, ["inspect", str(SAMPLES_DIR / "demo.toml"), "--json"])
     assert result.exit_code == 0 and json.loads(result.stdout)["documents"] == 32
+
+
+def test_plan_into_a_missing_directory_is_a_one_line_error(tmp_path):
+    result = CliRunner().invoke(main, ["plan", app_job(tmp_path), "--out", str(tmp_path / "no" / "p.jsonl")])
+    assert result.exit_code == 2 and result.output.startswith("error: ") and "cannot write the plan" in result.output

@@ -50,3 +50,15 @@ def test_refused_at_load_time(source, fragment):
     with pytest.raises(ExpressionError) as info:
         Expression(source, where="m.toml:3: column[1].expr")
     assert fragment in str(info.value) and str(info.value).startswith("m.toml:3: column[1].expr")
+
+
+def test_limits_on_size_and_depth():
+    from notes2m365.expr import ExpressionValueError
+    with pytest.raises(ExpressionError, match="more than 200 parts"):
+        Expression(" + ".join(["'a'"] * 300))
+    with pytest.raises(ExpressionError):
+        Expression("(" * 3000 + "1" + ")" * 3000)
+    with pytest.raises(ExpressionValueError):
+        Expression("replace(text('Subject'), '', 'x')").evaluate(lambda n: "abc")
+    with pytest.raises(ExpressionValueError):
+        Expression("join([text('S'), text('S')], text('S'))").evaluate(lambda n: "x" * 600_000)

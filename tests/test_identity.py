@@ -345,3 +345,12 @@ def test_demo_sample_csv_loads():
     ids = IdentityMap.load(str(path), RULES)
     for name in ("CN=Peter Miller/OU=Engineering/O=Acme", "[Editors]", "Matterhorn/Zurich Rooms/Acme"):
         assert ids.resolve(name).source == "csv", name
+
+
+def test_fallback_never_gives_a_person_another_persons_csv_address(tmp_path):
+    """Review finding: 'Jane Doe/Acme' (no OU) must not silently become CN=Jane Doe/OU=Sales/O=Acme's mailbox."""
+    csv_file = tmp_path / "ids.csv"
+    csv_file.write_text("notes_name,target\nCN=Jane Doe/OU=Sales/O=Acme,jane.doe@acme.example\n")
+    rules = IdentityRules(fallback_domain="acme.example", fallback_orgs=("Acme",), fallback=True)
+    other = IdentityMap.load(str(csv_file), rules).resolve("Jane Doe/Acme")
+    assert other.kind == "unresolved" and "CN=Jane Doe/OU=Sales/O=Acme" in other.reason

@@ -88,3 +88,14 @@ def test_line_index_follows_tables_arrays_and_dotted_keys():
     assert toml.lines[("arr", 0, "k")] == 6 and toml.lines[("arr", 1, "k")] == 9
     assert toml.lines[("arr", 1, "after")] == 12
     assert format_path(("arr", 1, "k")) == "arr[2].k"
+
+
+@pytest.mark.parametrize("text,line,fragment", [
+    (EMULATOR + "[filters]\nsince = 2024-03-15T00:00:00\n" + MAILBOX, 4, "filters.since: must be a date (YYYY-MM-DD)"),
+    (EMULATOR + MAILBOX + 'mapping = "builtin:nosuch"\n', 6, "mailbox[1].mapping: no such built-in mapping"),
+])
+def test_review_findings_give_one_line_errors(tmp_path, text, line, fragment):
+    path = write_job(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_job(path)
+    assert str(info.value).startswith(f"{path}:{line}:") and fragment in str(info.value)

@@ -78,3 +78,24 @@ def test_a_mapping_of_the_wrong_kind_for_the_source(tmp_path):
     with pytest.raises(ConfigError) as info:
         load_mapping("builtin:mail", expected="application")
     assert "mapping.kind: is 'mailbox', but this source is an application" in str(info.value)
+
+
+@pytest.mark.parametrize("column,fragment", [
+    ('name = "Pages"\nfrom = "X"\ntype = "number"\ndefault = "abc"\n', "'abc' is not a valid number value"),
+    ('name = "S"\nfrom = "X"\ntype = "choice"\nchoices = ["A"]\ndefault = "B"\n', "not one of the choices"),
+    ('name = "Flag"\nfrom = "X"\ntype = "boolean"\ndefault = "yes"\n', "not a valid boolean value"),
+])
+def test_defaults_are_checked_when_the_mapping_loads(tmp_path, column, fragment):
+    path = tmp_path / "d.toml"
+    path.write_text(APP + "\n[[column]]\n" + column)
+    with pytest.raises(ConfigError) as info:
+        load_mapping(str(path))
+    assert fragment in str(info.value) and str(info.value).startswith(f"{path}:")
+
+
+def test_list_names_follow_sharepoint_rules(tmp_path):
+    path = tmp_path / "n.toml"
+    path.write_text(APP.replace('name = "Topics"', 'name = "Orders/2024: a?b"'))
+    with pytest.raises(ConfigError) as info:
+        load_mapping(str(path))
+    assert f"{path}:6: list.name:" in str(info.value)
