@@ -47,7 +47,7 @@ class PlanResult:
 
     def summary(self) -> dict[str, Any]:
         ops = Counter(op.op for op in self.operations)
-        targets = Counter(op.container.split("/")[0] + " " + op.op for op in self.operations)
+        targets = Counter(op.container.split("/")[0] + " " + op.op for op in self.operations)  # per mailbox/site
         return {
             "documents": self.documents_read, "documents_by_form": dict(sorted(self.documents_by_form.items())),
             "operations": dict(sorted(ops.items())), "by_target": dict(sorted(targets.items())),
@@ -156,6 +156,8 @@ def render_summary(result: PlanResult, job: Job) -> str:
              f"{s['requests']} Graph requests, {s['bytes'] / 1e6:.1f} MB"]
     lines.append("documents by form: " + ", ".join(f"{k} {v}" for k, v in s["documents_by_form"].items()))
     lines.append("operations: " + ", ".join(f"{k} {v}" for k, v in s["operations"].items()))
+    per_target = Counter(op.container.split("/")[0] for op in result.operations)
+    lines.append("by target: " + ", ".join(f"{k} {v}" for k, v in sorted(per_target.items())))
     for title, key in (("left out on purpose", "left_out"), ("unmapped forms", "unmapped_forms"),
                        ("unmapped items", "unmapped_items"), ("degraded content", "degraded")):
         if s[key]:
