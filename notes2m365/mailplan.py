@@ -14,15 +14,18 @@ Decisions (the tests rely on them):
 * **Folders.** DXL carries no folder membership; the export agent's manifest
   (:class:`FolderManifest`, CSV ``folder,unid``) does.  Notes levels are
   separated by ``\\``; ``($Inbox)``/``Inbox``, ``($Sent)``/``Sent``,
-  ``($Drafts)``/``Drafts`` and ``($Trash)``/``Trash`` (top level, any case)
-  are Graph's well-known ``inbox``, ``sentitems``, ``drafts``,
-  ``deleteditems``; every other folder is created (with its parents) by an
+  ``($Drafts)``/``Drafts``, ``($Trash)``/``Trash`` and
+  ``($JunkMail)``/``Junk Mail``/``JunkMail`` (top level, any case) are Graph's
+  well-known ``inbox``, ``sentitems``, ``drafts``, ``deleteditems``,
+  ``junkemail``; every other folder is created (with its parents) by an
   ``ensure-mail-folder`` operation keyed ``REPLICA/#folder/Projects/Alpha``
   (a ``/`` or ``%`` inside a level is written ``%2F``/``%25`` in keys and
   containers).  Folders are created when at least one planned message is in
-  them.  A message in several folders goes to the first folder that is not
-  well-known, else the first; the others are named in a warning and counted
-  (``multi_folder``).  A message in no folder goes to Sent when it has a
+  them.  Exchange compares folder names case-insensitively, so folder paths
+  are folded: ``Projects`` and ``projects`` are one folder, spelt as the
+  first planned message (in source order) spells it.  A message in several
+  folders goes to the first folder that is not well-known, else the first;
+  the others are named in a warning and counted (``multi_folder``).  A message in no folder goes to Sent when it has a
   ``PostedDate``, no ``DeliveredDate`` and is from the mailbox owner, to Drafts
   when it has neither date, else to the Inbox.
 * **Drafts** (destination ``drafts``, or no date at all) get no
@@ -32,6 +35,16 @@ Decisions (the tests rely on them):
   ``References`` become ``String 0x1042``/``String 0x1039`` (threading).
   Three ``internetMessageHeaders`` (``X-Notes-Replica``, ``X-Notes-UNID``,
   ``X-Notes-Form``), never an empty list.
+* **Size.** Attachments over 3 MB are counted (``large_attachments``); a
+  message whose payload and attachments together exceed Exchange Online's
+  default 35 MB maximum message size (graph-semantics §2) gets a warning and
+  is counted in ``degraded`` (``messages over 35 MB``).
+* **Every document is accounted for**: planned (one or more operations),
+  left out on purpose (``left_out``: skipped, filtered, folded repeat
+  instance), unmapped, or a plan error naming file, line and UNID -- a
+  document that cannot be planned (a calendar entry without a valid start,
+  numbers out of range...) is an error for that document while the rest is
+  planned.
 * **People.** An Internet address beside a Notes name (``InetSendTo``...,
   MIME headers) takes precedence; otherwise the identity map.  Graph needs an
   address, so a name without one is *dropped* from the payload with a warning
@@ -64,10 +77,11 @@ from .errors import ConfigError
 from .job import Filters, Source
 from .mapping import MailboxMapping, load_mapping
 from .model import DocumentError, NotesDocument
-from .operations import Operation, PlanIssues, source_key
+from .operations import Operation, PlanIssues, canonical_json, source_key
 from .pimplan import (
     IMPORTANCE,
     Ctx,
+    PlanError,
     Resolver,
     contact_payload,
     contents,
@@ -90,7 +104,13 @@ TARGET_KINDS = ("message", "event", "task", "contact", "skip")
 
 #: Notes folders that are Graph well-known folders (top level, compared case-insensitively).
 WELL_KNOWN = {"($inbox)": "inbox", "inbox": "inbox", "($sent)": "sentitems", "sent": "sentitems",
-              "($drafts)": "drafts", "drafts": "drafts", "($trash)": "deleteditems", "trash": "deleteditems"}
+              "($drafts)": "drafts", "drafts": "drafts", "($trash)": "deleteditems", "trash": "deleteditems",
+              "($junkmail)": "junkemail", "junk mail": "junkemail", "junkmail": "junkemail"}
+#: Exchange Online's default maximum message size (graph-semantics §2).
+MAX_MESSAGE_SIZE = 35 * 1024 * 1024
+OVERSIZED = "messages over 35 MB"
+#: What planning one document may raise on malformed data: an error for that document, not the plan.
+DOCUMENT_ERRORS = (PlanError, ValueError, OverflowError, ArithmeticError, TypeError, LookupError)
 #: Conversion features that lose content (counted as degraded).
 DEGRADED_FEATURES = ("ole", "unknown", "flattened", "compositedata", "richtextdata", "rawcd", "field",
                      "computedtext", "subformref", "sharedfieldref", "namedelementref", "javaapplet", "layer",
@@ -248,10 +268,10 @@ def plan_mailbox(source: Source, docs: Iterable[ConvertedDocument | DocumentErro
     plan = MailboxPlan(upn)
     entries: list[_Entry] = []
     folders: dict[tuple[str, ...], str | None] = {}  # graph path -> replica of its first planned message
+    spellings: dict[tuple[str, ...], tuple[str, ...]] = {}  # case-folded graph path -> its first spelling
     planned_unids: set[str] = set()
-    todo_replica: list[str | None] = []
-    contacts_replica: list[str | None] = []
-    todo_key = contacts_key = None
+    todo_key: str | None = None
+    contacts_key: str | None = None
     for item in docs:
         if isinstance(item, DocumentError):
             plan.errors.append(str(item))
@@ -277,47 +297,40 @@ def plan_mailbox(source: Source, docs: Iterable[ConvertedDocument | DocumentErro
         if is_instance_child(doc) and (doc.parent_unid or "").upper() in planned_unids:
             plan.series_instances += 1  # its parent's series covers it
             continue
-        for feature in DEGRADED_FEATURES:
-            if item.features.get(feature):
-                plan.degraded[feature] += 1
         key = source_key(doc.replica_id, doc.unid)
         ctx = Ctx(upn, identity, key=key)
         common: dict[str, Any] = {"sequence": doc.sequence, "source_file": doc.file, "form": doc.form}
-        if kind == "message":
-            op, path = _message(ctx, item, notes_folders, plan, common)
+        try:
+            done = _plan_document(ctx, item, kind, rules, notes_folders, common)
+        except DOCUMENT_ERRORS as exc:
+            why = str(exc) if isinstance(exc, PlanError) else f"{type(exc).__name__}: {exc}"
+            plan.errors.append(str(DocumentError(doc.file, doc.line, doc.unid.upper(), f"not planned: {why}")))
+            continue
+        # the document is planned: count it, and note the folders, list and contact folder it needs
+        for feature in DEGRADED_FEATURES:
+            if item.features.get(feature):
+                plan.degraded[feature] += 1
+        plan.large_attachments += done.large
+        plan.multi_folder += done.multi_folder
+        if done.oversized:
+            plan.degraded[OVERSIZED] += 1
+        if done.path is not None:
+            path = _canonical(spellings, done.path)
+            [entry] = done.entries
+            op = replace(entry.op, container=f"mailbox:{upn}/folder:{_encode(path)}")
             if len(path) > 1 or path[0] not in WELL_KNOWN.values():
                 _note_folders(folders, path, doc.replica_id)
                 op = replace(op, depends_on=(_folder_key(folders[path], path),))
-            entries.append(_Entry(op))
-        elif kind == "event":
-            parts = event_parts(ctx, item, rules.attendees)
-            refs = contents(item)
-            plan.large_attachments += large_content(ctx, refs, draft=False)
-            parent = doc.parent_unid.upper() if is_instance_child(doc) and doc.parent_unid else None
-            for part in parts:
-                entries.append(_Entry(Operation(
-                    "create-event", f"mailbox:{upn}/calendar", source_key(doc.replica_id, doc.unid, part.part),
-                    part.payload, content=tuple(refs), warnings=tuple(item.warnings + ctx.warnings), **common),
-                    parent))
-        elif kind == "task":
-            if rules.todo_list != "Tasks" and not todo_replica:
-                todo_replica.append(doc.replica_id)
+            done.entries = [_Entry(op)]
+        elif kind == "task" and rules.todo_list != "Tasks":
+            if todo_key is None:
                 todo_key = source_key(doc.replica_id, "", f"todo/{rules.todo_list}")
-            payload = task_payload(ctx, item)
-            parent = doc.parent_unid.upper() if is_instance_child(doc) and doc.parent_unid else None
-            entries.append(_Entry(Operation(
-                "create-task", f"mailbox:{upn}/todo:{rules.todo_list}", key, payload,
-                depends_on=(todo_key,) if todo_key else (), warnings=tuple(item.warnings + ctx.warnings),
-                **common), parent))
-        else:
-            if rules.contacts_folder and not contacts_replica:
-                contacts_replica.append(doc.replica_id)
+            done.entries = [replace(e, op=replace(e.op, depends_on=(todo_key,))) for e in done.entries]
+        elif kind == "contact" and rules.contacts_folder:
+            if contacts_key is None:
                 contacts_key = source_key(doc.replica_id, "", f"contacts/{rules.contacts_folder}")
-            container = f"mailbox:{upn}/contacts" + (f":{rules.contacts_folder}" if rules.contacts_folder else "")
-            entries.append(_Entry(Operation(
-                "create-contact", container, key, contact_payload(ctx, item),
-                depends_on=(contacts_key,) if contacts_key else (),
-                warnings=tuple(item.warnings + ctx.warnings), **common)))
+            done.entries = [replace(e, op=replace(e.op, depends_on=(contacts_key,))) for e in done.entries]
+        entries.extend(done.entries)
         planned_unids.add(doc.unid.upper())
     ops = _folder_ops(upn, folders)
     if todo_key:
@@ -331,6 +344,54 @@ def plan_mailbox(source: Source, docs: Iterable[ConvertedDocument | DocumentErro
     ops += [e.op for e in entries if e.op.key not in folded]
     plan.operations = ops
     return plan
+
+
+@dataclass
+class _Planned:
+    """The operations of one document and what it adds to the plan's counters (committed once it is planned)."""
+
+    entries: list[_Entry]
+    path: tuple[str, ...] | None = None  # a message's graph folder, as the document spells it
+    large: int = 0
+    multi_folder: int = 0
+    oversized: bool = False
+
+
+def _plan_document(ctx: Ctx, item: ConvertedDocument, kind: TargetKind, rules: MailboxRules,
+                   notes_folders: tuple[str, ...], common: dict[str, Any]) -> _Planned:
+    """Plan one document; raises (:data:`DOCUMENT_ERRORS`) when it cannot be planned, touching no counter."""
+    doc, upn, key = item.doc, ctx.upn, ctx.key
+    parent = doc.parent_unid.upper() if is_instance_child(doc) and doc.parent_unid else None
+    if kind == "message":
+        return _message(ctx, item, notes_folders, common)
+    if kind == "event":
+        parts = event_parts(ctx, item, rules.attendees)
+        if not parts:  # event_parts raises instead; never let a document vanish
+            raise PlanError("calendar entry without an event to plan")
+        refs = contents(item)
+        large = large_content(ctx, refs, draft=False)
+        return _Planned([_Entry(Operation(
+            "create-event", f"mailbox:{upn}/calendar", source_key(doc.replica_id, doc.unid, part.part),
+            part.payload, content=tuple(refs), warnings=tuple(item.warnings + ctx.warnings), **common), parent)
+            for part in parts], large=large)
+    if kind == "task":
+        payload = task_payload(ctx, item)
+        return _Planned([_Entry(Operation(
+            "create-task", f"mailbox:{upn}/todo:{rules.todo_list}", key, payload,
+            warnings=tuple(item.warnings + ctx.warnings), **common), parent)])
+    container = f"mailbox:{upn}/contacts" + (f":{rules.contacts_folder}" if rules.contacts_folder else "")
+    payload = contact_payload(ctx, item)
+    return _Planned([_Entry(Operation("create-contact", container, key, payload,
+                                      warnings=tuple(item.warnings + ctx.warnings), **common))])
+
+
+def _canonical(spellings: dict[tuple[str, ...], tuple[str, ...]], path: tuple[str, ...]) -> tuple[str, ...]:
+    """``path`` spelt as the first path equal to it case-insensitively (level by level); records new levels."""
+    out: tuple[str, ...] = ()
+    for level in path:
+        folded = tuple(p.casefold() for p in out + (level,))
+        out = spellings.setdefault(folded, out + (level,))
+    return out
 
 
 def _note_folders(folders: dict[tuple[str, ...], str | None], path: tuple[str, ...], replica: str | None) -> None:
@@ -411,8 +472,20 @@ def _importance(doc: NotesDocument, headers: list[tuple[str, str]]) -> str | Non
     return value
 
 
-def _message(ctx: Ctx, conv: ConvertedDocument, notes_folders: tuple[str, ...], plan: MailboxPlan,
-             common: dict[str, Any]) -> tuple[Operation, tuple[str, ...]]:
+def _distinct_folders(notes_folders: tuple[str, ...]) -> tuple[str, ...]:
+    """Notes folders that are distinct Graph folders (case-insensitively; ``($Inbox)`` is ``Inbox``), first kept."""
+    seen: set[tuple[str, ...]] = set()
+    out = []
+    for f in notes_folders:
+        folded = tuple(p.casefold() for p in graph_folder(f))
+        if folded and folded not in seen:
+            seen.add(folded)
+            out.append(f)
+    return tuple(out)
+
+
+def _message(ctx: Ctx, conv: ConvertedDocument, notes_folders: tuple[str, ...],
+             common: dict[str, Any]) -> _Planned:
     doc, msg = conv.doc, conv.message
     posted = to_utc(first_dt(doc, "PostedDate")) or (to_utc(msg.date) if msg is not None and msg.date else None)
     delivered = to_utc(first_dt(doc, "DeliveredDate"))
@@ -427,11 +500,13 @@ def _message(ctx: Ctx, conv: ConvertedDocument, notes_folders: tuple[str, ...], 
         if principal and display_name(principal) != display_name(doc.text("From")):
             on_behalf, senders = senders, ctx.recipients("Principal", [principal])
     owner = bool(senders) and senders[0]["emailAddress"]["address"].casefold() == ctx.upn.casefold()
+    notes_folders = _distinct_folders(notes_folders)
+    multi = 0
     if notes_folders:
         user = [f for f in notes_folders if _is_user_folder(f)]
         chosen = user[0] if user else notes_folders[0]
         if len(notes_folders) > 1:
-            plan.multi_folder += 1
+            multi = 1
             others = ", ".join(f for f in notes_folders if f != chosen)
             ctx.warnings.append(f"in Notes folder {chosen} and also {others}: a message is in one folder in Graph")
     elif posted is not None and delivered is None and owner:
@@ -483,6 +558,13 @@ def _message(ctx: Ctx, conv: ConvertedDocument, notes_folders: tuple[str, ...], 
                                          {"name": "X-Notes-UNID", "value": (doc.unid or "").upper()},
                                          {"name": "X-Notes-Form", "value": doc.form or ""}]
     refs = contents(conv)
-    plan.large_attachments += large_content(ctx, refs, draft)
-    return Operation("create-message", f"mailbox:{ctx.upn}/folder:{_encode(path)}", ctx.key, payload,
-                     content=tuple(refs), warnings=tuple(conv.warnings + ctx.warnings), **common), path
+    large = large_content(ctx, refs, draft)
+    size = len(canonical_json(payload).encode()) + sum(r.size for r in refs)
+    oversized = size > MAX_MESSAGE_SIZE
+    if oversized:
+        ctx.warnings.append(f"message of {size} bytes (body and attachments) is over Exchange Online's default "
+                            "35 MB maximum message size: the mailbox's limit must be raised (up to 150 MB) or "
+                            "Exchange rejects it")
+    op = Operation("create-message", f"mailbox:{ctx.upn}/folder:{_encode(path)}", ctx.key, payload,
+                   content=tuple(refs), warnings=tuple(conv.warnings + ctx.warnings), **common)
+    return _Planned([_Entry(op)], path=path, large=large, multi_folder=multi, oversized=oversized)

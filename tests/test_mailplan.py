@@ -22,7 +22,7 @@ from notes2m365.model import DocumentError
 from notes2m365.operations import SOURCE_KEY_PROPERTY, ContentRef
 from notes2m365.pimplan import Ctx, large_content
 
-from .conftest import SAMPLES, database, document, write
+from .conftest import SAMPLES, database, document, unid, write
 
 UPN = "jane.doe@acme.example"
 REPLICA = "C125802500222004"
@@ -379,3 +379,161 @@ def test_rules_validation() -> None:
         MailboxRules.builtin("discussion")
     assert MailboxRules().kind_of("reply with history") == "message"
     assert MailboxRules().kind_of(None) is None
+
+
+# -- every document is planned or counted -----------------------------------------------------------------------
+def event(n: int, start: str | None, extra: str = "", *, end: str | None = None) -> str:
+    items = "<item name='Subject'><text>Entry</text></item><item name='AppointmentType'><text>3</text></item>"
+    if start is not None:
+        items += f"<item name='StartDateTime'><datetime>{start}</datetime></item>"
+        items += f"<item name='EndDateTime'><datetime>{end or start}</datetime></item>"
+    return document(n, items + extra, form="Appointment")
+
+
+def lines_of(path: Path) -> dict[int, int]:
+    """Document number -> the line of its <document> element in a file written by ``write``."""
+    out = {}
+    for i, line in enumerate(path.read_text().splitlines(), 1):
+        if "<noteinfo" in line:
+            out[int(line.split("unid='")[1][:32], 16)] = i
+    return out
+
+
+def test_calendar_entry_without_a_valid_start_is_a_plan_error(tmp_path: Path) -> None:
+    body = (event(1, None) + event(2, "20241345T250000") + event(3, "20240410T140000,00+02")
+            + document(4, "<item name='Subject'><text>Todo</text></item>", form="Task")
+            + document(5, "<item name='FirstName'><text>Ann</text></item>", form="Person"))
+    f = write(tmp_path, database(body))
+    rules = MailboxRules({"Appointment": "event", "Task": "task", "Person": "contact"})
+    p = plan([str(f)], rules, manifest=None)
+    line = lines_of(f)
+    assert p.errors == [
+        f"{f}:{line[1]}: document {unid(1)} not planned: calendar entry without a valid start (no StartDateTime)",
+        (f"{f}:{line[2]}: document {unid(2)} not planned: calendar entry without a valid start "
+         "(StartDateTime '20241345T250000' is not a date)")]
+    assert [o.op for o in p.operations] == ["create-event", "create-task", "create-contact"]
+    assert p.issues().errors == p.errors
+    # every mapped document is either an operation or counted
+    assert len(p.operations) + len(p.errors) + sum(p.issues().left_out.values()) == sum(p.forms.values())
+
+
+def test_malformed_numbers_do_not_stop_the_plan(tmp_path: Path) -> None:
+    weekly = ("<datetime>20240305T100000,00+01</datetime><datetime>20240312T100000,00+01</datetime>")
+    def repeating(n: int, interval: str) -> str:
+        return document(n, "<item name='Subject'><text>Weekly</text></item>"
+                           "<item name='AppointmentType'><text>3</text></item>"
+                           "<item name='Repeats'><text>1</text></item><item name='RepeatUnit'><text>W</text></item>"
+                           f"<item name='RepeatInterval'><text>{interval}</text></item>"
+                           "<item name='StartTimeZone'><text>Z=-1$DO=1$ZN=W. Europe</text></item>"
+                           f"<item name='StartDateTime'><datetimelist>{weekly}</datetimelist></item>",
+                        form="Appointment")
+    body = (repeating(1, "inf") + repeating(2, "99999999")
+            + event(3, "20240410T140000,00+02", "<item name='$Alarm'><number>1</number></item>"
+                                                "<item name='$AlarmOffset'><text>-inf</text></item>")
+            + event(4, "00010101T000000,00+01")  # before year 1 in UTC: cannot be planned
+            + event(5, "99991231", "<item name='AppointmentType'><text>2</text></item>")  # ends after 9999
+            + event(6, "20240411T140000,00+02"))
+    f = write(tmp_path, database(body))
+    p = plan([str(f)], MailboxRules({"Appointment": "event"}), manifest=None)
+    line = lines_of(f)
+    assert p.errors == [f"{f}:{line[4]}: document {unid(4)} not planned: OverflowError: date value out of range",
+                        f"{f}:{line[5]}: document {unid(5)} not planned: OverflowError: date value out of range"]
+    by_doc: dict[str, list[Any]] = {}
+    for o in p.operations:
+        by_doc.setdefault(o.key.split("/")[1].split("#")[0], []).append(o)
+    assert sorted(by_doc) == [unid(1), unid(2), unid(3), unid(6)]
+    for n in (1, 2):  # an interval out of range: the instances as single events
+        assert len(by_doc[unid(n)]) == 2
+        assert any("RepeatInterval" in w and "out of range" in w for w in by_doc[unid(n)][0].warnings)
+    [alarm] = by_doc[unid(3)]
+    assert alarm.payload["isReminderOn"] is True and alarm.payload["reminderMinutesBeforeStart"] == 0
+    assert any("$AlarmOffset '-inf'" in w for w in alarm.warnings)
+
+
+def test_any_planning_failure_is_an_error_for_that_document(tmp_path: Path, monkeypatch: Any) -> None:
+    from notes2m365 import mailplan
+
+    real = mailplan.task_payload
+
+    def broken(ctx: Ctx, conv: Any) -> Any:
+        if conv.doc.unid == unid(1):
+            raise TypeError("unsupported operand")
+        return real(ctx, conv)
+
+    monkeypatch.setattr(mailplan, "task_payload", broken)
+    body = "".join(document(n, "<item name='Subject'><text>Todo</text></item>", form="Task") for n in (1, 2))
+    f = write(tmp_path, database(body))
+    p = plan([str(f)], MailboxRules({"Task": "task"}, todo_list="Later"), manifest=None)
+    assert p.errors == [f"{f}:{lines_of(f)[1]}: document {unid(1)} not planned: TypeError: unsupported operand"]
+    assert [o.op for o in p.operations] == ["ensure-todo-list", "create-task"]
+    assert p.operations[1].key.endswith(unid(2))
+
+
+def test_series_wall_clock_time_in_the_named_zone(tmp_path: Path) -> None:
+    # 13:30 in India is 09:00 in Zurich (winter), whatever offset the DXL values were written with
+    starts = "".join(f"<datetime>202401{d:02}T133000,00+0530</datetime>" for d in (9, 16, 23))
+    ends = "".join(f"<datetime>202401{d:02}T140000,00+0530</datetime>" for d in (9, 16, 23))
+    doc = document(1, "<item name='Subject'><text>Weekly</text></item>"
+                      "<item name='AppointmentType'><text>3</text></item>"
+                      "<item name='Repeats'><text>1</text></item><item name='RepeatUnit'><text>W</text></item>"
+                      "<item name='RepeatHow'><text>F</text></item>"
+                      "<item name='StartTimeZone'><text>Z=-1$DO=1$ZN=W. Europe</text></item>"
+                      f"<item name='StartDateTime'><datetimelist>{starts}</datetimelist></item>"
+                      f"<item name='EndDateTime'><datetimelist>{ends}</datetimelist></item>", form="Appointment")
+    # the same wall-clock time in UTC+05:30 across a DST change in Europe: not one time in W. Europe
+    across = "".join(f"<datetime>2024{md}T133000,00+0530</datetime>" for md in ("0319", "0326", "0402"))
+    dst = document(2, "<item name='Subject'><text>Across DST</text></item>"
+                      "<item name='AppointmentType'><text>3</text></item>"
+                      "<item name='Repeats'><text>1</text></item><item name='RepeatUnit'><text>W</text></item>"
+                      "<item name='StartTimeZone'><text>Z=-1$DO=1$ZN=W. Europe</text></item>"
+                      f"<item name='StartDateTime'><datetimelist>{across}</datetimelist></item>",
+                   form="Appointment")
+    f = write(tmp_path, database(doc + dst))
+    p = plan([str(f)], MailboxRules({"Appointment": "event"}), manifest=None)
+    series = p.operations[0].payload
+    assert series["start"] == {"dateTime": "2024-01-09T09:00:00", "timeZone": "W. Europe Standard Time"}
+    assert series["end"] == {"dateTime": "2024-01-09T09:30:00", "timeZone": "W. Europe Standard Time"}
+    assert series["recurrence"]["pattern"]["daysOfWeek"] == ["tuesday"]
+    assert series["recurrence"]["range"]["startDate"] == "2024-01-09"
+    singles = p.operations[1:]
+    assert [o.payload["start"]["dateTime"] for o in singles] == [
+        "2024-03-19T08:00:00", "2024-03-26T08:00:00", "2024-04-02T08:00:00"]  # UTC instants, exact
+    assert "not start at one time of day in W. Europe Standard Time" in singles[0].warnings[-1]
+
+
+def test_folders_fold_case_and_junk_mail(tmp_path: Path) -> None:
+    def memo(n: int) -> str:
+        return document(n, "<item name='Subject'><text>Hi</text></item>"
+                           "<item name='DeliveredDate'><datetime>20240312T091505,00+01</datetime></item>")
+    f = write(tmp_path, database("".join(memo(n) for n in range(1, 6))))
+    manifest = tmp_path / "folders.csv"
+    manifest.write_text("folder,unid\n"
+                        f"Projects\\Alpha,{unid(1)}\nprojects\\ALPHA,{unid(2)}\nPROJECTS,{unid(3)}\n"
+                        f"($JunkMail),{unid(4)}\nJunk Mail,{unid(5)}\nprojects,{unid(5)}\n")
+    p = plan([str(f)], MailboxRules({"Memo": "message"}), manifest=str(manifest))
+    folder_ops = [o for o in p.operations if o.op == "ensure-mail-folder"]
+    assert [o.key.split("#")[1] for o in folder_ops] == ["folder/Projects", "folder/Projects/Alpha"]
+    containers = [o.container.split("/folder:")[1] for o in p.operations if o.op == "create-message"]
+    assert containers == ["Projects/Alpha", "Projects/Alpha", "Projects", "junkemail", "Projects"]
+    assert graph_folder("JunkMail") == ("junkemail",) and graph_folder("junk mail\\Old") == ("junkemail", "Old")
+    assert p.multi_folder == 1  # Junk Mail and projects
+
+
+def test_messages_over_35_mb_are_reported(tmp_path: Path, monkeypatch: Any) -> None:
+    from notes2m365 import mailplan
+
+    def huge(conv: Any) -> list[ContentRef]:
+        if conv.doc.unid == unid(1):
+            return [ContentRef(f"part{i}.zip", 3 * 1024 * 1024 - 1, f"{i}" * 64) for i in range(12)]
+        return []
+
+    monkeypatch.setattr(mailplan, "contents", huge)
+    body = "".join(document(n, "<item name='Subject'><text>Big</text></item>"
+                               "<item name='DeliveredDate'><datetime>20240312T091505,00+01</datetime></item>")
+                   for n in (1, 2))
+    f = write(tmp_path, database(body))
+    p = plan([str(f)], MailboxRules({"Memo": "message"}), manifest=None)
+    big, small = p.operations
+    assert any("35 MB maximum message size" in w for w in big.warnings) and not small.warnings
+    assert p.large_attachments == 0  # each part is under 3 MB; the message is not
+    assert p.degraded == {"messages over 35 MB": 1} and p.issues().degraded == {"messages over 35 MB": 1}
