@@ -21,6 +21,7 @@ import os
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 from html import escape
@@ -303,7 +304,11 @@ def emulator(host: str, port: int, data_dir: str | None, tenant_file: str | None
                    "summary to stderr.")
 @click.option("--json", "as_json", is_flag=True, help="The summary as one JSON object.")
 @click.option("--graph-url", help="Override the job's target.graph_url.")
-def plan(job_file: str, out_file: str | None, as_json: bool, graph_url: str | None) -> None:
+@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="Override filters.since (YYYY-MM-DD).")
+@click.option("--until", type=click.DateTime(["%Y-%m-%d"]), help="Override filters.until (YYYY-MM-DD).")
+@click.option("--form", "forms", multiple=True, help="Override filters.forms: only these forms (repeatable).")
+def plan(job_file: str, out_file: str | None, as_json: bool, graph_url: str | None, since: Any, until: Any,
+         forms: tuple[str, ...]) -> None:
     """Dry run: what migrating JOB would do, one JSON line per target operation, and a summary.
 
     Deterministic: the same job, mappings and DXL give a byte-identical plan.
@@ -315,7 +320,8 @@ def plan(job_file: str, out_file: str | None, as_json: bool, graph_url: str | No
     from .plan import build_plan, render_summary
 
     try:
-        job = load_job(job_file, {"graph_url": graph_url})
+        job = load_job(job_file, {"graph_url": graph_url, "since": since.date() if since else None,
+                                  "until": until.date() if until else None, "forms": forms or None})
         result = build_plan(job)
     except Notes2M365Error as exc:
         click.echo(f"error: {exc}", err=True)

@@ -157,7 +157,7 @@ def _type_name(kind: type | tuple[type, ...]) -> str:
 
 def load_job(path: str | Path, overrides: dict[str, Any] | None = None) -> Job:
     """Read, validate and resolve a job file; ``overrides`` (from command-line flags) replace its values:
-    ``graph_url``, ``state``, ``concurrency``."""
+    ``graph_url``, ``state``, ``concurrency``, and the filters ``since``, ``until``, ``forms``."""
     toml = load_toml(path)
     base = Path(path).resolve().parent
     top = _Reader(toml, (), toml.data, {"job", "target", "identity", "filters", "mailbox", "application"})
@@ -189,6 +189,10 @@ def load_job(path: str | Path, overrides: dict[str, Any] | None = None) -> Job:
                 f"--graph-url: {m}"))))
         elif key in ("state", "concurrency"):
             job = replace(job, **{key: value})
+        elif key in ("since", "until", "forms"):
+            job = replace(job, filters=replace(job.filters, **{key: tuple(value) if key == "forms" else value}))
+            if job.filters.since and job.filters.until and job.filters.until < job.filters.since:
+                raise ConfigError(f"--until {job.filters.until} is before since = {job.filters.since}")
         else:
             raise ConfigError(f"unknown override {key!r}")
     return job

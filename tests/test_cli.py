@@ -192,3 +192,12 @@ def test_inspect_takes_a_job_file():
 def test_plan_into_a_missing_directory_is_a_one_line_error(tmp_path):
     result = CliRunner().invoke(main, ["plan", app_job(tmp_path), "--out", str(tmp_path / "no" / "p.jsonl")])
     assert result.exit_code == 2 and result.output.startswith("error: ") and "cannot write the plan" in result.output
+
+
+def test_plan_flags_override_the_job_filters(tmp_path):
+    result = CliRunner().invoke(main, ["plan", app_job(tmp_path), "--out", str(tmp_path / "p.jsonl"), "--json",
+                                       "--form", "MainTopic"])
+    summary = json.loads(result.output)
+    assert summary["operations"]["create-list-item"] == 2 and summary["left_out"] == {"filtered out by the job": 3}
+    result = CliRunner().invoke(main, ["plan", app_job(tmp_path), "--since", "2030-01-01", "--until", "2020-01-01"])
+    assert result.exit_code == 2 and "is before since" in result.output
