@@ -12,7 +12,7 @@ the builders of the non-mail payloads (graph-semantics §3):
   ``W``, ``MD``, ``YD``) regenerates exactly the Notes instance dates, at one
   wall-clock time in a zone we can name for Windows: every instance is
   converted to that zone (``StartTimeZone``'s ``$ZN``, through the IANA zone
-  of :data:`IANA_ZONES`), whatever offset its DXL value was written with, and
+  of :data:`notes2m365.timezones.WINDOWS_TO_IANA`), whatever offset its DXL value was written with, and
   the series starts at that zone's wall-clock time.  Otherwise every instance
   becomes a single event (key ``...#instance/<local start>``) with a warning.
   An entry without a valid ``StartDateTime`` is not planned: :class:`PlanError`
@@ -46,6 +46,7 @@ from lxml import html as lxml_html
 from .convert import ConvertedDocument
 from .model import NotesDateTime, NotesDocument
 from .operations import INLINE_ATTACHMENT_LIMIT, SOURCE_KEY_PROPERTY, ContentRef
+from .timezones import WINDOWS_TO_IANA
 
 UTC = dt.UTC
 _ADDRESS = re.compile(r"^[^@\s<>\"/=]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
@@ -59,20 +60,6 @@ WINDOWS_ZONES = {
     "singapore": "Singapore Standard Time", "aus eastern": "AUS Eastern Standard Time",
     "eastern": "Eastern Standard Time", "central": "Central Standard Time",
     "mountain": "Mountain Standard Time", "pacific": "Pacific Standard Time",
-}
-#: The IANA zone of each Windows zone we name (CLDR windowsZones, territory 001, current canonical names),
-#: to convert instances to the zone's wall-clock time.
-IANA_ZONES = {
-    "UTC": "Etc/UTC", "GMT Standard Time": "Europe/London", "W. Europe Standard Time": "Europe/Berlin",
-    "Central Europe Standard Time": "Europe/Budapest", "Central European Standard Time": "Europe/Warsaw",
-    "Romance Standard Time": "Europe/Paris", "E. Europe Standard Time": "Europe/Chisinau",
-    "FLE Standard Time": "Europe/Helsinki", "GTB Standard Time": "Europe/Bucharest",
-    "Russian Standard Time": "Europe/Moscow", "India Standard Time": "Asia/Kolkata",
-    "Nepal Standard Time": "Asia/Kathmandu", "China Standard Time": "Asia/Shanghai",
-    "Tokyo Standard Time": "Asia/Tokyo", "Singapore Standard Time": "Asia/Singapore",
-    "AUS Eastern Standard Time": "Australia/Sydney", "Eastern Standard Time": "America/New_York",
-    "Central Standard Time": "America/Chicago", "Mountain Standard Time": "America/Denver",
-    "Pacific Standard Time": "America/Los_Angeles",
 }
 #: Largest ``RepeatInterval`` we turn into a Graph pattern (Outlook's own limit is 999).
 MAX_REPEAT_INTERVAL = 999
@@ -149,7 +136,7 @@ def local_date(value: NotesDateTime) -> dt.date:
 @cache
 def zone_info(windows: str) -> ZoneInfo | None:
     """The IANA zone of a Windows zone name of :data:`WINDOWS_ZONES`; ``None`` without time zone data."""
-    name = IANA_ZONES.get(windows)
+    name = WINDOWS_TO_IANA.get(windows)
     try:
         return ZoneInfo(name) if name else None
     except (ZoneInfoNotFoundError, ValueError):

@@ -22,6 +22,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from ..errors import EmulatorHttpError
+from ..timezones import WINDOWS_TO_IANA
 from . import extprops
 from .odata import check_expand  # noqa: F401  (re-exported for calendar, contacts)
 from .directory import mailbox_user
@@ -59,32 +60,8 @@ from .bodies import (  # noqa: E402,F401
 # -- time zones and dateTimeTimeZone ------------------------------------------------------------------------
 
 # Windows time zone ids (the ones Outlook writes) -> IANA; DC:resources/datetimetimezone.md accepts both,
-# Windows names being the primary form.  A subset: the common ones.
-WINDOWS_ZONES: dict[str, str] = {
-    "UTC": "UTC", "Coordinated Universal Time": "UTC", "tzone://Microsoft/Utc": "UTC",
-    "GMT Standard Time": "Europe/London", "Greenwich Standard Time": "Atlantic/Reykjavik",
-    "W. Europe Standard Time": "Europe/Berlin", "Central Europe Standard Time": "Europe/Budapest",
-    "Romance Standard Time": "Europe/Paris", "Central European Standard Time": "Europe/Warsaw",
-    "E. Europe Standard Time": "Europe/Chisinau", "FLE Standard Time": "Europe/Kyiv",
-    "GTB Standard Time": "Europe/Bucharest", "Russian Standard Time": "Europe/Moscow",
-    "Turkey Standard Time": "Europe/Istanbul", "Israel Standard Time": "Asia/Jerusalem",
-    "Egypt Standard Time": "Africa/Cairo", "South Africa Standard Time": "Africa/Johannesburg",
-    "W. Central Africa Standard Time": "Africa/Lagos", "Arabian Standard Time": "Asia/Dubai",
-    "Arab Standard Time": "Asia/Riyadh", "Pakistan Standard Time": "Asia/Karachi",
-    "India Standard Time": "Asia/Kolkata", "SE Asia Standard Time": "Asia/Bangkok",
-    "China Standard Time": "Asia/Shanghai", "Singapore Standard Time": "Asia/Singapore",
-    "Taipei Standard Time": "Asia/Taipei", "Tokyo Standard Time": "Asia/Tokyo",
-    "Korea Standard Time": "Asia/Seoul", "W. Australia Standard Time": "Australia/Perth",
-    "AUS Eastern Standard Time": "Australia/Sydney", "E. Australia Standard Time": "Australia/Brisbane",
-    "New Zealand Standard Time": "Pacific/Auckland", "Hawaiian Standard Time": "Pacific/Honolulu",
-    "Alaskan Standard Time": "America/Anchorage", "Pacific Standard Time": "America/Los_Angeles",
-    "US Mountain Standard Time": "America/Phoenix", "Mountain Standard Time": "America/Denver",
-    "Central Standard Time": "America/Chicago", "Canada Central Standard Time": "America/Regina",
-    "Central America Standard Time": "America/Guatemala", "Eastern Standard Time": "America/New_York",
-    "SA Pacific Standard Time": "America/Bogota", "Atlantic Standard Time": "America/Halifax",
-    "E. South America Standard Time": "America/Sao_Paulo", "Argentina Standard Time": "America/Buenos_Aires",
-    "Newfoundland Standard Time": "America/St_Johns",
-}
+# Windows names being the primary form.
+WINDOWS_ZONES = WINDOWS_TO_IANA
 _WINDOWS_LOWER = {k.lower(): v for k, v in WINDOWS_ZONES.items()}
 
 
