@@ -98,6 +98,11 @@ class _Document:
         return values if len(values) > 1 or item.type.endswith("list") else values[0]
 
 
+def list_key_of(site: str, mapping: AppMapping) -> str:
+    """A list is keyed by where it goes, not by a database: several databases of one source share it."""
+    return f"#list/{site}/{mapping.list_name}"
+
+
 def _utf16_length(text: str) -> int:
     """SharePoint counts UTF-16 code units (an emoji is two)."""
     return len(text.encode("utf-16-le")) // 2
@@ -214,8 +219,7 @@ def _filtered_out(doc: NotesDocument, form: str, filters: Filters | None) -> boo
 
 def _plan_document(plan: ApplicationPlan, entry: ConvertedDocument, site: str, mapping: AppMapping, identity: Any,
                    filters: Filters | None, referenced: set[str], keys_planned: set[str],
-                   seen_choices: dict[str, set[str]], list_container: str, source_file: str | None,
-                   replica: str | None) -> str | None:
+                   seen_choices: dict[str, set[str]], list_container: str, source_file: str | None) -> str | None:
     """Plan one document; its key, or None when it is left out (and counted)."""
     issues = plan.issues
     doc = entry.doc
@@ -235,7 +239,7 @@ def _plan_document(plan: ApplicationPlan, entry: ConvertedDocument, site: str, m
         issues.unmapped_forms[f"{form} (condition false)"] = issues.unmapped_forms.get(f"{form} (condition false)",
                                                                                        0) + 1
         return None
-    list_key = source_key(replica or doc.replica_id, "", f"list/{mapping.list_name}")
+    list_key = list_key_of(site, mapping)
     library = mapping.template == "documentLibrary"
     plan.documents[form] += 1
     _count_unmapped(doc, form, referenced, issues)
@@ -286,7 +290,7 @@ def _plan_document(plan: ApplicationPlan, entry: ConvertedDocument, site: str, m
 
 
 def plan_application(site: str, mapping: AppMapping, items: Iterable[ConvertedDocument | DocumentError],
-                     identity: Any, source_file: str | None = None, replica: str | None = None,
+                     identity: Any, source_file: str | None = None,
                      filters: Filters | None = None) -> ApplicationPlan:
     """Operations for one application source (documents in file order, after the list)."""
     plan = ApplicationPlan()
@@ -302,13 +306,13 @@ def plan_application(site: str, mapping: AppMapping, items: Iterable[ConvertedDo
             continue
         try:
             key = _plan_document(plan, entry, site, mapping, identity, filters, referenced, keys_planned,
-                                 seen_choices, list_container, source_file, replica)
+                                 seen_choices, list_container, source_file)
         except (ValueError, ArithmeticError, TypeError, RecursionError) as exc:  # one bad document, not the plan
             doc = entry.doc
             issues.errors.append(f"{doc.file}:{doc.line}: document {doc.unid}: cannot plan: {exc}")
             continue
         if key is not None and list_key is None:
-            list_key = source_key(replica or entry.doc.replica_id, "", f"list/{mapping.list_name}")
+            list_key = list_key_of(site, mapping)
     if list_key is not None:  # the list comes first; built last, so fill-in choices know every value used
         plan.operations.insert(0, _ensure_list(site, mapping, list_key, seen_choices))
     return plan

@@ -3,7 +3,8 @@
 An :class:`Operation` is a single write the executor will make (create a
 folder, a message, a list item...), fully determined by the source: its
 ``key`` comes from the Notes document (``replica/unid``, plus ``#att/N`` or
-``#folder/PATH`` for parts), never from a Graph id, so a crash or a lost
+``#folder/PATH`` for parts; a list, shared by every database of a source,
+is ``#list/SITE/NAME``), never from a Graph id, so a crash or a lost
 answer can be found again instead of re-sent.  ``payload`` is the Graph body
 it will send (binary content referenced by sha256 and size, never inlined);
 ``content_hash`` covers payload and content, so a re-plan shows what changed.
@@ -147,6 +148,7 @@ SOURCE_KEY_COLUMN = "NotesKey"
 
 
 def source_key(replica: str | None, unid: str, part: str | None = None) -> str:
-    """``REPLICA/UNID`` (upper-case hex), with ``#part`` for pieces of a document."""
-    key = f"{(replica or '').upper()}/{unid.upper()}"
+    """``REPLICA/UNID`` (upper-case hex; ``-`` for a missing replica id, as :attr:`NotesDocument.key`),
+    with ``#part`` for pieces of a document."""
+    key = f"{(replica or '-').upper()}/{unid.upper()}"
     return f"{key}#{part}" if part else key
