@@ -12,6 +12,7 @@ inputs give a byte-identical ``plan.jsonl`` (paths relative to the job file).
 from __future__ import annotations
 
 import os
+import re
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -47,7 +48,7 @@ class PlanResult:
 
     def summary(self) -> dict[str, Any]:
         ops = Counter(op.op for op in self.operations)
-        targets = Counter(op.container.split("/")[0] + " " + op.op for op in self.operations)  # per mailbox/site
+        targets = Counter(target_of(op.container) + " " + op.op for op in self.operations)
         return {
             "documents": self.documents_read, "documents_by_form": dict(sorted(self.documents_by_form.items())),
             "operations": dict(sorted(ops.items())), "by_target": dict(sorted(targets.items())),
@@ -62,6 +63,13 @@ class PlanResult:
             "errors": list(self.issues.errors),
             "estimate": self.estimate,
         }
+
+
+def target_of(container: str) -> str:
+    """The mailbox or site of a container: ``mailbox:UPN`` or ``site:HOST:/PATH``."""
+    if container.startswith("site:"):
+        return re.split(r"/(?:list|drive):", container, maxsplit=1)[0]
+    return container.split("/", 1)[0]
 
 
 def identity_for(job: Job) -> IdentityMap:
@@ -156,7 +164,7 @@ def render_summary(result: PlanResult, job: Job) -> str:
              f"{s['requests']} Graph requests, {s['bytes'] / 1e6:.1f} MB"]
     lines.append("documents by form: " + ", ".join(f"{k} {v}" for k, v in s["documents_by_form"].items()))
     lines.append("operations: " + ", ".join(f"{k} {v}" for k, v in s["operations"].items()))
-    per_target = Counter(op.container.split("/")[0] for op in result.operations)
+    per_target = Counter(target_of(op.container) for op in result.operations)
     lines.append("by target: " + ", ".join(f"{k} {v}" for k, v in sorted(per_target.items())))
     for title, key in (("left out on purpose", "left_out"), ("unmapped forms", "unmapped_forms"),
                        ("unmapped items", "unmapped_items"), ("degraded content", "degraded")):
