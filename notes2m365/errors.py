@@ -5,6 +5,7 @@
     ├── SourceError                   a DXL input problem
     │   ├── DxlFileError              the file cannot be read at all (missing, not XML)
     │   └── DxlDocumentError          one document is malformed; reading goes on
+    ├── StateError                    the state store is locked, corrupt or newer  -> abort
     └── EmulatorHttpError             the Graph emulator answers a request with a Graph error
 
 ``EmulatorHttpError`` never leaves the emulator: its handlers raise it and the
@@ -49,6 +50,10 @@ class DxlDocumentError(SourceError):
         self.message = message
         self.line = line
         super().__init__(message)
+
+
+class StateError(Notes2M365Error):
+    """The state store cannot be used: in use by another process, not a state store, or too new."""
 
 
 class EmulatorHttpError(Notes2M365Error):

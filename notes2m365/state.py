@@ -1,0 +1,272 @@
+"""The migration's memory: what was done to which source item, kept in an embedded SQLite database.
+
+Only the executor writes here.  Per planned operation (keyed by its source
+key, never a Graph id) the store keeps its status, the Graph id it got, the
+content hash and sequence it was made from, the attempts and the last error;
+per logical container (``mailbox:…/folder:Inbox``) the Graph id it resolved
+to; and one row per run.  The status machine::
+
+    pending ──begin──▶ started ──done──▶ done
+                          │  └──failed──▶ failed ──begin──▶ started (retry)
+                          └──(crash)──▶ started: looked up by source key before anything is re-sent
+
+:class:`StateStore` is the interface the pipeline uses, so that a PostgreSQL
+backend serving several workers can be added without touching it;
+:class:`SqliteStateStore` is the embedded one (WAL, one writer: a second
+process on the same file is refused rather than allowed to interleave).
+Secrets never reach the store: upload-session URLs carry a pre-authentication
+token, so sessions are recorded without their URL (a crashed upload restarts).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import sqlite3
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any, Literal, Protocol
+
+from .errors import StateError
+
+ItemStatus = Literal["pending", "started", "done", "failed", "skipped"]
+STATUSES: tuple[ItemStatus, ...] = ("pending", "started", "done", "failed", "skipped")
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS items (
+    key TEXT PRIMARY KEY,
+    op TEXT NOT NULL,
+    container TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'started', 'done', 'failed', 'skipped')),
+    target_id TEXT,
+    content_hash TEXT,
+    sequence INTEGER,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    permanent INTEGER NOT NULL DEFAULT 0,
+    run_id TEXT,
+    updated TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS items_status ON items (status);
+CREATE TABLE IF NOT EXISTS containers (container TEXT PRIMARY KEY, graph_id TEXT NOT NULL, updated TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS upload_sessions (
+    key TEXT PRIMARY KEY, size INTEGER NOT NULL, sent INTEGER NOT NULL, expires TEXT, updated TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY, started TEXT NOT NULL, finished TEXT, outcome TEXT, counts TEXT);
+"""
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass(frozen=True)
+class ItemState:
+    key: str
+    op: str
+    container: str
+    status: ItemStatus
+    target_id: str | None = None
+    content_hash: str | None = None
+    sequence: int | None = None
+    attempts: int = 0
+    last_error: str | None = None
+    permanent: bool = False
+    run_id: str | None = None
+    updated: str = ""
+
+
+class StateStore(Protocol):
+    """What the executor needs from a state backend."""
+
+    def start_run(self) -> str: ...
+    def finish_run(self, run_id: str, outcome: str) -> None: ...
+    def get(self, key: str) -> ItemState | None: ...
+    def begin(self, key: str, op: str, container: str, content_hash: str | None, sequence: int | None,
+              run_id: str) -> ItemState: ...
+    def done(self, key: str, target_id: str | None) -> None: ...
+    def failed(self, key: str, error: str, permanent: bool) -> None: ...
+    def skipped(self, key: str, reason: str) -> None: ...
+    def items(self, status: ItemStatus | None = None) -> list[ItemState]: ...
+    def counts(self) -> dict[str, int]: ...
+    def container_id(self, container: str) -> str | None: ...
+    def set_container_id(self, container: str, graph_id: str) -> None: ...
+    def close(self) -> None: ...
+
+
+class SqliteStateStore:
+    """The embedded state store: one SQLite file (WAL) and a lock file beside it."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StateError(f"{self.path}: cannot create its folder: {exc.strerror or exc}")
+        self._lock_file = self._acquire_lock()
+        try:
+            self._db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")  # a process crash loses nothing committed
+            self._db.executescript(SCHEMA)
+            self._check_version()
+        except sqlite3.DatabaseError as exc:
+            self._release_lock()
+            raise StateError(f"{self.path}: not a notes2m365 state store ({exc})")
+        except BaseException:
+            self._db.close()
+            self._release_lock()
+            raise
+        self._mutex = threading.Lock()
+
+    # -- the single-writer lock ----------------------------------------------------------------------
+    def _acquire_lock(self) -> IO[str]:
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        handle = open(lock_path, "a+", encoding="utf-8")
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            handle.close()
+            raise StateError(f"{self.path}: in use by {holder}; one migration per state store at a time")
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}")
+        handle.flush()
+        return handle
+
+    def _release_lock(self) -> None:
+        if self._lock_file is not None:
+            fcntl.flock(self._lock_file.fileno(), fcntl.LOCK_UN)
+            self._lock_file.close()
+            self._lock_file = None  # type: ignore[assignment]
+
+    def _check_version(self) -> None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if row is None:
+            self._db.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        elif int(row[0]) > SCHEMA_VERSION:
+            raise StateError(f"{self.path}: written by a newer notes2m365 (schema {row[0]}, this one reads "
+                             f"{SCHEMA_VERSION})")
+
+    def close(self) -> None:
+        if getattr(self, "_db", None) is not None:
+            self._db.close()
+            self._db = None  # type: ignore[assignment]
+        self._release_lock()
+
+    def __enter__(self) -> SqliteStateStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _write(self, sql: str, params: tuple[Any, ...]) -> int:
+        with self._mutex:
+            return self._db.execute(sql, params).rowcount
+
+    # -- runs ---------------------------------------------------------------------------------------------
+    def start_run(self) -> str:
+        """A new run id (a sortable UTC timestamp; never part of an item key)."""
+        run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+        self._write("INSERT INTO runs (run_id, started) VALUES (?, ?)", (run_id, _now()))
+        return run_id
+
+    def finish_run(self, run_id: str, outcome: str) -> None:
+        self._write("UPDATE runs SET finished = ?, outcome = ?, counts = ? WHERE run_id = ?",
+                    (_now(), outcome, json.dumps(self.counts(), sort_keys=True), run_id))
+
+    def runs(self) -> list[dict[str, Any]]:
+        rows = self._db.execute("SELECT run_id, started, finished, outcome, counts FROM runs ORDER BY run_id")
+        return [{"run_id": r[0], "started": r[1], "finished": r[2], "outcome": r[3],
+                 "counts": json.loads(r[4]) if r[4] else None} for r in rows]
+
+    # -- items --------------------------------------------------------------------------------------------
+    _COLUMNS = ("key, op, container, status, target_id, content_hash, sequence, attempts, last_error, permanent, "
+                "run_id, updated")
+
+    def _row(self, row: tuple[Any, ...]) -> ItemState:
+        return ItemState(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8], bool(row[9]),
+                         row[10], row[11])
+
+    def get(self, key: str) -> ItemState | None:
+        row = self._db.execute(f"SELECT {self._COLUMNS} FROM items WHERE key = ?", (key,)).fetchone()
+        return self._row(row) if row else None
+
+    def begin(self, key: str, op: str, container: str, content_hash: str | None, sequence: int | None,
+              run_id: str) -> ItemState:
+        """Mark ``key`` started (before its request is sent); the state before this call is returned.
+
+        A ``started`` state found here means an earlier attempt may have reached Graph: the caller must
+        look the item up by its source key before sending anything."""
+        previous = self.get(key)
+        with self._mutex:
+            self._db.execute(
+                "INSERT INTO items (key, op, container, status, content_hash, sequence, attempts, run_id, updated) "
+                "VALUES (?, ?, ?, 'started', ?, ?, 1, ?, ?) ON CONFLICT(key) DO UPDATE SET status = 'started', "
+                "op = excluded.op, container = excluded.container, content_hash = excluded.content_hash, "
+                "sequence = excluded.sequence, attempts = items.attempts + 1, run_id = excluded.run_id, "
+                "updated = excluded.updated", (key, op, container, content_hash, sequence, run_id, _now()))
+        return previous or ItemState(key, op, container, "pending")
+
+    def done(self, key: str, target_id: str | None) -> None:
+        """Graph confirmed the item (created, or found again by its source key)."""
+        if not self._write("UPDATE items SET status = 'done', target_id = ?, last_error = NULL, permanent = 0, "
+                           "updated = ? WHERE key = ?", (target_id, _now(), key)):
+            raise StateError(f"{key}: done without begin")
+
+    def failed(self, key: str, error: str, permanent: bool) -> None:
+        if not self._write("UPDATE items SET status = 'failed', last_error = ?, permanent = ?, updated = ? "
+                           "WHERE key = ?", (error[:2000], int(permanent), _now(), key)):
+            raise StateError(f"{key}: failed without begin")
+
+    def skipped(self, key: str, reason: str) -> None:
+        self._write("INSERT INTO items (key, op, container, status, last_error, updated) "
+                    "VALUES (?, '', '', 'skipped', ?, ?) ON CONFLICT(key) DO UPDATE SET status = 'skipped', "
+                    "last_error = excluded.last_error, updated = excluded.updated", (key, reason[:2000], _now()))
+
+    def items(self, status: ItemStatus | None = None) -> list[ItemState]:
+        if status is not None and status not in STATUSES:
+            raise ValueError(status)
+        sql = f"SELECT {self._COLUMNS} FROM items" + (" WHERE status = ?" if status else "") + " ORDER BY key"
+        return [self._row(r) for r in self._db.execute(sql, (status,) if status else ())]
+
+    def counts(self) -> dict[str, int]:
+        out = dict.fromkeys(STATUSES, 0)
+        for status, n in self._db.execute("SELECT status, COUNT(*) FROM items GROUP BY status"):
+            out[status] = n
+        return out
+
+    # -- containers and upload sessions -------------------------------------------------------------------
+    def container_id(self, container: str) -> str | None:
+        row = self._db.execute("SELECT graph_id FROM containers WHERE container = ?", (container,)).fetchone()
+        return row[0] if row else None
+
+    def set_container_id(self, container: str, graph_id: str) -> None:
+        self._write("INSERT INTO containers (container, graph_id, updated) VALUES (?, ?, ?) "
+                    "ON CONFLICT(container) DO UPDATE SET graph_id = excluded.graph_id, updated = excluded.updated",
+                    (container, graph_id, _now()))
+
+    def upload_progress(self, key: str, size: int, sent: int, expires: str | None) -> None:
+        """Record how far an upload got (without its URL: the URL is a credential)."""
+        self._write("INSERT INTO upload_sessions (key, size, sent, expires, updated) VALUES (?, ?, ?, ?, ?) "
+                    "ON CONFLICT(key) DO UPDATE SET size = excluded.size, sent = excluded.sent, "
+                    "expires = excluded.expires, updated = excluded.updated", (key, size, sent, expires, _now()))
+
+    def upload_finished(self, key: str) -> None:
+        self._write("DELETE FROM upload_sessions WHERE key = ?", (key,))
+
+    def open_uploads(self) -> list[dict[str, Any]]:
+        rows = self._db.execute("SELECT key, size, sent, expires FROM upload_sessions ORDER BY key")
+        return [{"key": r[0], "size": r[1], "sent": r[2], "expires": r[3]} for r in rows]
+
+
+def open_state(path: str | Path) -> SqliteStateStore:
+    """The state store of a job (``[job] state``)."""
+    return SqliteStateStore(path)

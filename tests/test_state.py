@@ -1,0 +1,100 @@
+"""The state store: status machine, single writer, persistence across a crash, no secrets."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+
+from notes2m365.errors import StateError
+from notes2m365.state import SqliteStateStore
+
+
+@pytest.fixture
+def store(tmp_path):
+    with SqliteStateStore(tmp_path / "state.sqlite") as s:
+        yield s
+
+
+def test_status_machine_and_counts(store):
+    run = store.start_run()
+    first = store.begin("R/A", "create-message", "mailbox:j@x/folder:inbox", "sha256:1", 3, run)
+    assert first.status == "pending"
+    assert store.get("R/A").status == "started" and store.get("R/A").attempts == 1
+    store.done("R/A", "AAMk1")
+    store.begin("R/B", "create-event", "mailbox:j@x/calendar", "sha256:2", 1, run)
+    store.failed("R/B", "429 ApplicationThrottled", permanent=False)
+    store.skipped("R/C", "form Group is skipped")
+    assert store.counts() == {"pending": 0, "started": 0, "done": 1, "failed": 1, "skipped": 1}
+    retry = store.begin("R/B", "create-event", "mailbox:j@x/calendar", "sha256:2", 1, run)
+    assert retry.status == "failed" and store.get("R/B").attempts == 2
+    assert [i.key for i in store.items("started")] == ["R/B"]
+    store.finish_run(run, "interrupted")
+    assert store.runs()[0]["counts"]["started"] == 1
+
+
+def test_begin_reports_an_unfinished_earlier_attempt(store):
+    run = store.start_run()
+    store.begin("R/A", "create-message", "c", None, None, run)
+    again = store.begin("R/A", "create-message", "c", None, None, run)
+    assert again.status == "started"  # the caller must look the item up by its source key first
+
+
+def test_done_or_failed_without_begin_is_a_bug(store):
+    with pytest.raises(StateError):
+        store.done("R/X", "id")
+    with pytest.raises(StateError):
+        store.failed("R/X", "e", permanent=True)
+
+
+def test_containers_and_upload_progress_without_urls(store):
+    store.set_container_id("mailbox:j@x/folder:Projects", "AAMkF1")
+    assert store.container_id("mailbox:j@x/folder:Projects") == "AAMkF1"
+    store.upload_progress("R/A#att/1", 9_000_000, 3_932_160, "2026-11-28T20:00:00Z")
+    assert store.open_uploads() == [{"key": "R/A#att/1", "size": 9_000_000, "sent": 3_932_160,
+                                     "expires": "2026-11-28T20:00:00Z"}]
+    store.upload_finished("R/A#att/1")
+    assert store.open_uploads() == []
+
+
+def test_one_writer_at_a_time(tmp_path):
+    with SqliteStateStore(tmp_path / "s.sqlite"):
+        with pytest.raises(StateError) as info:
+            SqliteStateStore(tmp_path / "s.sqlite")
+        assert "in use by pid" in str(info.value)
+    SqliteStateStore(tmp_path / "s.sqlite").close()  # free again once closed
+
+
+def test_a_killed_process_leaves_its_started_items(tmp_path):
+    path = tmp_path / "s.sqlite"
+    code = ("import os, signal; from notes2m365.state import SqliteStateStore; s = SqliteStateStore(%r); "
+            "r = s.start_run(); s.begin('R/A', 'create-message', 'c', None, None, r); s.begin('R/B', 'x', 'c', None, "
+            "None, r); s.done('R/B', 'id'); os.kill(os.getpid(), signal.SIGKILL)" % str(path))
+    assert subprocess.run([sys.executable, "-c", code]).returncode == -9
+    with SqliteStateStore(path) as store:  # the lock died with the process
+        assert store.get("R/A").status == "started" and store.get("R/B").status == "done"
+
+
+def test_a_newer_or_foreign_file_is_refused(tmp_path):
+    newer = tmp_path / "newer.sqlite"
+    SqliteStateStore(newer).close()
+    with sqlite3.connect(newer) as db:
+        db.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    with pytest.raises(StateError, match="newer notes2m365"):
+        SqliteStateStore(newer)
+    foreign = tmp_path / "foreign.sqlite"
+    foreign.write_bytes(b"not a database at all" * 100)
+    with pytest.raises(StateError, match="not a notes2m365 state store"):
+        SqliteStateStore(foreign)
+
+
+def test_a_refused_file_does_not_keep_the_lock(tmp_path):
+    newer = tmp_path / "newer.sqlite"
+    SqliteStateStore(newer).close()
+    with sqlite3.connect(newer) as db:
+        db.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    for _ in range(2):  # the second attempt must fail on the version again, not on a leaked lock
+        with pytest.raises(StateError, match="newer notes2m365"):
+            SqliteStateStore(newer)
