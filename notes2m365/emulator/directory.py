@@ -19,8 +19,8 @@ def find_user(store: Store, key: str) -> Json | None:
     user = store.get("user", key.lower()) or store.get("user", key)
     if user:
         return user
-    low = key.lower()
-    return next((u for u in store.all("user") if u["userPrincipalName"].lower() == low), None)
+    alias = store.get("upn", key.lower())  # written when the tenant is seeded: no scan per request
+    return store.get("user", alias["user"]) if alias else None
 
 
 def mailbox_user(store: Store, key: str) -> Json:

@@ -98,6 +98,8 @@ class Emulator:
             self.store.set_meta("sharepoint_host", spec["sharepoint_host"])
             for user_spec in spec["users"]:
                 user = user_object(user_spec)
+                if self.store.get("upn", user["userPrincipalName"].lower()) is None:  # stores seeded before it
+                    self.store.insert("upn", {"id": user["userPrincipalName"].lower(), "user": user["id"]})
                 if self.store.get("user", user["id"]) is None:
                     self.store.insert("user", user)
                     for module in RESOURCE_MODULES:
