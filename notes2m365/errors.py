@@ -6,7 +6,19 @@
     │   ├── DxlFileError              the file cannot be read at all (missing, not XML)
     │   └── DxlDocumentError          one document is malformed; reading goes on
     ├── StateError                    the state store is locked, corrupt or newer  -> abort
+    ├── SinkError                     a Graph call failed; raised only by ``graph.py``, translated once
+    │   ├── TransientGraphError       429/5xx/timeouts/connection resets -> retry (request, then item level)
+    │   ├── PermanentGraphError       other 4xx (``code`` e.g. ErrorFolderExists)  -> item failed; run goes on
+    │   └── FatalGraphError           401 after a token refresh, tenant-wide 403, quota  -> abort the run
     └── EmulatorHttpError             the Graph emulator answers a request with a Graph error
+
+A ``SinkError`` carries the HTTP ``status`` (0 when no answer came), Graph's
+``error.code`` and message, the ``request_id`` Graph gave, and ``where``
+("POST /users/x/messages"; never a query string of an upload URL, never a token).
+``TransientGraphError.retry_after`` is the parsed ``Retry-After`` in seconds, and
+``maybe_committed`` says whether the write may have been carried out although
+the answer says otherwise (a 504 or a dropped connection after the request was
+sent) — such a write is looked up by its source key before it is sent again.
 
 ``EmulatorHttpError`` never leaves the emulator: its handlers raise it and the
 server turns it into Graph's JSON error shape.
@@ -65,3 +77,41 @@ class EmulatorHttpError(Notes2M365Error):
         self.message = message
         self.headers = dict(headers or {})
         super().__init__(f"{status} {code}: {message}")
+
+
+class SinkError(Notes2M365Error):
+    """A Microsoft Graph call failed: HTTP status, Graph ``error.code``, message and request id."""
+
+    def __init__(self, status: int, code: str, message: str, request_id: str | None = None,
+                 where: str = "") -> None:
+        self.status = status
+        self.code = code
+        self.message = message
+        self.request_id = request_id
+        self.where = where
+        text = f"{status} {code}: {message}" if status else f"{code}: {message}"
+        super().__init__(f"{where}: {text}" if where else text)
+
+
+class TransientGraphError(SinkError):
+    """Throttling, a server or gateway error, a timeout or a dropped connection: worth trying again.
+
+    ``retry_after``: seconds Graph asked us to wait (None when it did not say).
+    ``maybe_committed``: False only when Graph cannot have carried out the request (429, or a
+    connection that was never established); True otherwise, so a non-idempotent write must be
+    looked up before it is sent again.
+    """
+
+    def __init__(self, status: int, code: str, message: str, request_id: str | None = None,
+                 where: str = "", retry_after: float | None = None, maybe_committed: bool = True) -> None:
+        super().__init__(status, code, message, request_id, where)
+        self.retry_after = retry_after
+        self.maybe_committed = maybe_committed
+
+
+class PermanentGraphError(SinkError):
+    """Graph refused this request (4xx other than auth): the item fails; ``code`` says why."""
+
+
+class FatalGraphError(SinkError):
+    """Nothing will work until an operator acts: bad credentials, access denied tenant-wide, quota."""

@@ -74,7 +74,8 @@ class Throttle:
                 raise self._throttled(429, "ApplicationThrottled",
                                       "Application is over its MailboxConcurrency limit.", 1.0)
             if len(window) > cfg.mailbox_requests:
-                wait = window[len(window) - cfg.mailbox_requests - 1] + cfg.mailbox_window_s - now
+                # Throttled requests count too, so the next one fits once all but limit-1 entries have left.
+                wait = window[len(window) - cfg.mailbox_requests] + cfg.mailbox_window_s - now
                 raise self._throttled(429, "ApplicationThrottled",
                                       "Application is over its MailboxRequests limit.", wait)
             if upload_bytes:
