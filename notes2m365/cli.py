@@ -3,10 +3,12 @@
 Exit codes (also in the README):
 
 ====  ==============================================================
-0     every document was read and converted
-1     some documents or files could not be read or converted (reported)
-2     usage error: bad option, no input file, unknown format
-130   interrupted (Ctrl-C)
+0     success: every document read, every item migrated
+1     some documents could not be read, or some items failed (reported)
+2     usage error: bad option, job or mapping file, no input file
+3     fatal: Graph refused the run (credentials, access, quota), or the
+      state store is in use or unreadable; the state stays resumable
+130   interrupted (Ctrl-C); run the same command again to resume
 ====  ==============================================================
 
 Logs and progress go to stderr; data (tables, JSON, HTML) to stdout.
@@ -33,14 +35,38 @@ from .inventory import inspect_files
 from .model import DocumentError
 from .report import render_inventory
 
-EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_FATAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 DXL_SUFFIXES = (".dxl", ".xml")
 log = logging.getLogger("notes2m365")
 
 
 def _setup_logging(verbose: int, quiet: bool) -> None:
-    level = logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING)
+    level = logging.ERROR if quiet else (logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING)
     logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.setLevel(level)  # a log file may lower the logger's level; stderr keeps this one
+
+
+class _JsonLines(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        from datetime import UTC, datetime
+
+        return json.dumps({"time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+                           "level": record.levelname.lower(), "logger": record.name,
+                           "message": record.getMessage()}, ensure_ascii=False)
+
+
+def _log_file(path: str, as_json: bool) -> logging.Handler:
+    """INFO and above of notes2m365 to ``path`` (appended), plain or JSON lines."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setLevel(logging.INFO)
+    handler.setFormatter(_JsonLines() if as_json else
+                         logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    logger = logging.getLogger("notes2m365")
+    logger.addHandler(handler)
+    logger.setLevel(min(logging.INFO, logging.getLogger().level))
+    return handler
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -344,6 +370,239 @@ def plan(job_file: str, out_file: str | None, as_json: bool, graph_url: str | No
         result.write(sys.stdout)
         click.echo(summary, err=True)
     sys.exit(EXIT_ERRORS if result.issues.errors else EXIT_OK)
+
+
+def _load_job_or_exit(job_file: str, overrides: dict[str, Any]) -> Any:
+    from .errors import Notes2M365Error
+    from .job import load_job
+
+    try:
+        return load_job(job_file, overrides)
+    except Notes2M365Error as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+
+
+def _progress(show: bool | None) -> Any:
+    from .progress import LogProgress, TqdmProgress
+
+    return TqdmProgress() if (sys.stderr.isatty() if show is None else show) else LogProgress()
+
+
+def _migrate_and_report(job: Any, retry_failed: bool, as_json: bool, progress: bool | None, log_file: str | None,
+                        log_json: bool, verify: bool = False) -> Any:
+    """Run the migration with progress, a log file and the summary; exits on failure, returns the result."""
+    from .errors import ConfigError, Notes2M365Error, StateError
+    from .migrate import render_summary, run_migration
+
+    log_path = log_file or str(Path(job.state).with_suffix(".log"))
+    handler = _log_file(log_path, log_json)
+    bars = _progress(progress)
+    try:
+        result = run_migration(job, retry_failed=retry_failed, progress=bars, verify=verify)
+    except ConfigError as exc:
+        bars.close()
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+    except StateError as exc:
+        bars.close()
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_FATAL)
+    except Notes2M365Error as exc:
+        bars.close()
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_FATAL)
+    finally:
+        logging.getLogger("notes2m365").removeHandler(handler)
+        handler.close()
+    bars.close()
+    summary = result.summary
+    if as_json:
+        click.echo(json.dumps({**summary.as_json(), "state": result.state_path, "log": log_path,
+                               **({"verified": result.verified} if result.verified is not None else {})},
+                              indent=2, sort_keys=True))
+    else:
+        click.echo(render_summary(result))
+        click.echo(f"log: {log_path}")
+    result.log_path = log_path
+    return result
+
+
+def _exit_code(result: Any) -> int:
+    s = result.summary
+    if s.fatal:
+        return EXIT_FATAL
+    if s.interrupted:
+        return EXIT_INTERRUPTED
+    if s.counts.get("failed") or result.plan.issues.errors:
+        return EXIT_ERRORS
+    if result.verified is not None and result.verified["problems"]:
+        return EXIT_ERRORS
+    return EXIT_OK
+
+
+@main.command()
+@click.argument("job_file", metavar="JOB")
+@click.option("--dry-run", is_flag=True, help="Read the tenant and the state and say what would be done; "
+                                              "write nothing.")
+@click.option("--retry-failed", is_flag=True, help="Try items that failed permanently before once more.")
+@click.option("--graph-url", help="Override the job's target.graph_url.")
+@click.option("--json", "as_json", is_flag=True, help="The summary as one JSON object on stdout.")
+@click.option("--progress/--no-progress", default=None,
+              help="Progress bars on stderr (default: on a terminal; otherwise log lines).")
+@click.option("--log-file", type=click.Path(dir_okay=False),
+              help="Append the run's log here (default: beside the state store, STATE.log).")
+@click.option("--log-json", is_flag=True, help="Write the log file as JSON lines.")
+def migrate(job_file: str, dry_run: bool, retry_failed: bool, graph_url: str | None, as_json: bool,
+            progress: bool | None, log_file: str | None, log_json: bool) -> None:
+    """Migrate JOB's mailboxes into Microsoft 365 through Graph, resumably and exactly once.
+
+    Every item carries its Notes source key; a crash, a kill or Ctrl-C never loses
+    or duplicates one: run the same command again to resume.  A second run of a
+    finished job sends no writes.  Ctrl-C once: requests in flight finish and the
+    state is saved; twice: stop now (still resumable).
+
+    Exit codes: 0 every item migrated; 1 some items failed or documents could not
+    be read (notes2m365 failures JOB); 2 bad job, mapping or option; 3 fatal
+    (credentials, access, quota, state store in use); 130 interrupted.
+    """
+    job = _load_job_or_exit(job_file, {"graph_url": graph_url})
+    if dry_run:
+        from .errors import ConfigError, Notes2M365Error
+        from .migrate import preflight, render_preflight
+
+        try:
+            reports, plan, writes = preflight(job, retry_failed)
+        except ConfigError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(EXIT_USAGE)
+        except Notes2M365Error as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(EXIT_FATAL)
+        if as_json:
+            click.echo(json.dumps({"writes": writes, "documents": plan.documents_read, "targets": [
+                {"target": r.target, "ok": r.ok, "checks": [{"check": w, "ok": ok, "detail": d}
+                                                            for w, ok, d in r.checks],
+                 "would": dict(sorted(r.would.items()))} for r in reports]}, indent=2, sort_keys=True))
+        else:
+            click.echo(render_preflight(reports, plan, writes))
+        sys.exit(EXIT_OK if all(r.ok for r in reports) else EXIT_ERRORS)
+    result = _migrate_and_report(job, retry_failed, as_json, progress, log_file, log_json)
+    sys.exit(_exit_code(result))
+
+
+def _read_state(job_file: str) -> Any:
+    from .errors import StateError
+    from .state import open_state
+
+    job = _load_job_or_exit(job_file, {})
+    try:
+        return job, open_state(job.state, read_only=True)
+    except StateError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+
+
+@main.command()
+@click.argument("job_file", metavar="JOB")
+@click.option("--json", "as_json", is_flag=True, help="As one JSON object.")
+def status(job_file: str, as_json: bool) -> None:
+    """What the state store of JOB says: items per status and per target, and the runs so far.
+
+    Safe while a migration runs (read-only).  Exit codes: 0 nothing failed or
+    pending; 1 some items failed or are not finished; 2 no state store or bad job.
+    """
+    job, state = _read_state(job_file)
+    with state:
+        counts = state.counts()
+        per_target: dict[str, dict[str, int]] = {}
+        for item in state.items():
+            target = item.container.split("/", 1)[0] if item.container else "(skipped)"
+            per_target.setdefault(target, dict.fromkeys(counts, 0))[item.status] += 1
+        runs = state.runs()
+    if as_json:
+        click.echo(json.dumps({"state": job.state, "counts": counts, "per_target": per_target, "runs": runs},
+                              indent=2, sort_keys=True))
+    else:
+        click.echo(f"{job.name}: state {job.state}")
+        click.echo("items: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+        for target, c in sorted(per_target.items()):
+            click.echo(f"  {target}: " + ", ".join(f"{k} {v}" for k, v in c.items() if v))
+        for run in runs[-5:]:
+            click.echo(f"run {run['run_id']}: {run['outcome'] or 'running or crashed'}"
+                       + (f", finished {run['finished']}" if run["finished"] else ""))
+    sys.exit(EXIT_ERRORS if counts["failed"] or counts["started"] or counts["pending"] else EXIT_OK)
+
+
+@main.command()
+@click.argument("job_file", metavar="JOB")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+def failures(job_file: str, as_json: bool) -> None:
+    """The items of JOB that failed, and why (from the state store; read-only).
+
+    A failure marked permanent is retried only with `migrate --retry-failed`;
+    the others are retried by the next `migrate`.  Exit codes: 0 none failed;
+    1 some failed; 2 no state store or bad job.
+    """
+    _job, state = _read_state(job_file)
+    with state:
+        failed = state.items("failed")
+    for item in failed:
+        if as_json:
+            click.echo(json.dumps({"key": item.key, "op": item.op, "container": item.container,
+                                   "attempts": item.attempts, "permanent": item.permanent,
+                                   "error": item.last_error, "updated": item.updated}, sort_keys=True))
+        else:
+            kind = "permanent" if item.permanent else "will be retried"
+            click.echo(f"{item.key}\t{item.op}\t{item.container}\t{item.attempts} attempt(s), {kind}\t"
+                       f"{item.last_error}")
+    if not as_json:
+        click.echo(f"{len(failed)} failed item(s)", err=True)
+    sys.exit(EXIT_ERRORS if failed else EXIT_OK)
+
+
+@main.command()
+@click.option("--job", "job_file", default=None, type=click.Path(dir_okay=False),
+              help="The demo job (default: samples/demo.toml of this checkout).")
+@click.option("--data", "data_dir", type=click.Path(file_okay=False), default=None,
+              help="Where the emulator keeps the tenant (default: the job's state folder), so a second run "
+                   "finds what the first one wrote.")
+@click.option("--json", "as_json", is_flag=True, help="The summary as one JSON object on stdout.")
+@click.option("--progress/--no-progress", default=None, help="Progress bars (default: on a terminal).")
+def demo(job_file: str | None, data_dir: str | None, as_json: bool, progress: bool | None) -> None:
+    """Migrate the bundled samples into a local Graph emulator and check the result.
+
+    Starts the emulator in this process (its tenant kept on disk), migrates
+    samples/demo.toml into it, checks that every planned mailbox item is there
+    exactly once, and prints where the state, the log and the emulator's request
+    log are.  Run it again: nothing is written the second time.  Exit codes as
+    for `migrate`.
+    """
+    from .emulator import BackgroundEmulator, EmulatorConfig
+
+    if job_file is None:
+        job_file = str(Path(__file__).resolve().parent.parent / "samples" / "demo.toml")
+        if not Path(job_file).is_file():
+            raise click.UsageError("samples/demo.toml is not beside this installation; pass --job")
+    job = _load_job_or_exit(job_file, {})
+    data = data_dir or str(Path(job.state).parent)
+    Path(data).mkdir(parents=True, exist_ok=True)
+    request_log = str(Path(data) / "emulator-requests.jsonl")
+    config = EmulatorConfig(port=0, data_dir=data, request_log=request_log)
+    with BackgroundEmulator(config) as server:
+        job = _load_job_or_exit(job_file, {"graph_url": server.base_url})
+        result = _migrate_and_report(job, False, as_json, progress, None, False, verify=True)
+    verified = result.verified
+    if not as_json:
+        if verified is not None:
+            click.echo(f"verified: {verified['present_once']} of {verified['expected']} mailbox items are in the "
+                       "emulator exactly once" + ("" if not verified["problems"] else
+                                                    "; problems: " + "; ".join(verified["problems"][:10])))
+        click.echo(f"emulator tenant: {Path(data) / 'graph.sqlite'}; request log: {request_log}")
+        writes = result.summary.graph.writes if result.summary.graph else 0
+        click.echo(f"writes this run: {writes}" + (" (nothing left to do: run again after changing a sample)"
+                                                    if writes == 0 else " (run again: the second run writes nothing)"))
+    sys.exit(_exit_code(result))
 
 
 if __name__ == "__main__":  # pragma: no cover

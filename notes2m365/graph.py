@@ -124,6 +124,7 @@ class GraphStats:
     """Counters for the summary, the benchmark and tests."""
 
     requests: int = 0  # HTTP exchanges (a $batch is one)
+    writes: int = 0  # write requests sent (POST, PUT, PATCH, DELETE; each $batch item; each upload chunk)
     retries: int = 0
     throttled: int = 0  # 429 answers, batch items included
     wait_seconds: float = 0.0  # slept before retries
@@ -529,6 +530,7 @@ class GraphClient:
             async with self._mailboxes.hold(weights):
                 await self._bucket.take(1)
                 self.stats.requests += 1
+                self.stats.writes += 1
                 try:
                     response = await self._upload.put(upload_url, content=data, headers=headers)
                 except httpx.HTTPError as exc:
@@ -577,6 +579,8 @@ class GraphClient:
                     method, url, content=body, params=params, headers={**headers, "Authorization": f"Bearer {token}"},
                     extensions={_REQUEST_OPTIONS_KEY: self._options})
                 self.stats.requests += 1
+                if method not in ("GET", "HEAD"):
+                    self.stats.writes += self._writes_in(url, body)
                 try:
                     response = await self._http.send(request)
                 except httpx.HTTPError as exc:
@@ -586,6 +590,15 @@ class GraphClient:
                 log.info("%s: 401; getting a new token and trying once more", where)
                 self._tokens.invalidate(token)
         return self._answer(response, where)
+
+    def _writes_in(self, url: str, body: bytes | None) -> int:
+        if not url.endswith("/$batch"):
+            return 1
+        try:
+            items = jsonlib.loads(body or b"{}").get("requests", [])
+        except ValueError:
+            return 1
+        return sum(1 for item in items if str(item.get("method", "")).upper() not in ("GET", "HEAD"))
 
     def _answer(self, response: httpx.Response, where: str) -> GraphResponse:
         body = _decode_body(response.headers.get("content-type", ""), response.content)

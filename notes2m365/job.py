@@ -90,6 +90,27 @@ class IdentitySettings:
     ignore: tuple[str, ...] = ()
 
 
+LargeAttachmentPolicy = Literal["onedrive", "draft", "skip"]
+
+
+@dataclass(frozen=True)
+class MigrateSettings:
+    """The ``[migrate]`` table: how the executor behaves (limits and policies, one set per job).
+
+    ``large_attachments``: what happens to an attachment over 3 MB on a message that is not a draft, where
+    Graph's upload session is undocumented (graph-semantics §2): ``onedrive`` puts the file in the mailbox
+    owner's OneDrive and links it from the message; ``draft`` keeps the message a draft and attaches the file
+    through an upload session; ``skip`` leaves the message out and reports it.  Never silent.
+    """
+
+    large_attachments: LargeAttachmentPolicy = "onedrive"
+    onedrive_folder: str = "Notes attachments"
+    item_attempts: int = 3  # per item, first attempt included (request-level retries happen inside each)
+    requests_per_second: float = 50.0  # global cap of this process; 0 = none
+    mailbox_concurrency: int = 4  # Outlook's 4 concurrent requests per app and mailbox (graph-semantics §8.1)
+    batch_size: int = 20  # creates per $batch (1 = no batching; Graph's maximum is 20, §7)
+
+
 @dataclass(frozen=True)
 class Job:
     path: str
@@ -100,6 +121,7 @@ class Job:
     state: str = DEFAULT_STATE
     concurrency: int = 4
     filters: Filters = field(default_factory=Filters)
+    migrate: MigrateSettings = field(default_factory=MigrateSettings)
 
     @property
     def mailboxes(self) -> tuple[Source, ...]:
@@ -160,7 +182,8 @@ def load_job(path: str | Path, overrides: dict[str, Any] | None = None) -> Job:
     ``graph_url``, ``state``, ``concurrency``, and the filters ``since``, ``until``, ``forms``."""
     toml = load_toml(path)
     base = Path(path).resolve().parent
-    top = _Reader(toml, (), toml.data, {"job", "target", "identity", "filters", "mailbox", "application"})
+    top = _Reader(toml, (), toml.data, {"job", "target", "identity", "filters", "migrate", "mailbox",
+                                         "application"})
     job_table = _Reader(toml, ("job",), top.get("job", dict, {}), {"name", "state", "concurrency"})
     name = job_table.get("name", str, Path(path).stem)
     state = job_table.get("state", str, DEFAULT_STATE)
@@ -180,7 +203,8 @@ def load_job(path: str | Path, overrides: dict[str, Any] | None = None) -> Job:
     job = Job(path=str(path), name=name, target=target, sources=sources,
               identity=_identity(toml, base, top.get("identity", dict, {})),
               state=os.path.normpath(base / state),
-              concurrency=concurrency, filters=_filters(toml, top.get("filters", dict, {})))
+              concurrency=concurrency, filters=_filters(toml, top.get("filters", dict, {})),
+              migrate=_migrate(toml, top.get("migrate", dict, {})))
     for key, value in (overrides or {}).items():
         if value is None:
             continue
@@ -314,3 +338,30 @@ def _filters(toml: TomlFile, table: dict[str, Any]) -> Filters:
     if both:
         raise r.fail("exclude_forms", f"'{both[0]}' is both included and excluded")
     return Filters(since=since, until=until, forms=forms, exclude_forms=exclude, folders=r.strings("folders"))
+
+
+def _migrate(toml: TomlFile, table: dict[str, Any]) -> MigrateSettings:
+    r = _Reader(toml, ("migrate",), table, {"large_attachments", "onedrive_folder", "item_attempts",
+                                            "requests_per_second", "mailbox_concurrency", "batch_size"})
+    d = MigrateSettings()
+    policy = r.get("large_attachments", str, d.large_attachments)
+    if policy not in ("onedrive", "draft", "skip"):
+        raise r.fail("large_attachments", "must be onedrive, draft or skip")
+    folder = r.get("onedrive_folder", str, d.onedrive_folder).strip().strip("/")
+    if not folder or any(c in folder for c in '"*:<>?\\|'):
+        raise r.fail("onedrive_folder", f"'{folder}' is not a valid OneDrive folder path")
+    attempts = r.get("item_attempts", int, d.item_attempts)
+    if not 1 <= attempts <= 20:
+        raise r.fail("item_attempts", "must be between 1 and 20")
+    rps = r.get("requests_per_second", (int, float), d.requests_per_second)
+    if rps < 0:
+        raise r.fail("requests_per_second", "must be 0 (no cap) or more")
+    mailbox_concurrency = r.get("mailbox_concurrency", int, d.mailbox_concurrency)
+    if not 1 <= mailbox_concurrency <= 4:
+        raise r.fail("mailbox_concurrency", "must be between 1 and 4 (Outlook allows 4 concurrent requests)")
+    batch = r.get("batch_size", int, d.batch_size)
+    if not 1 <= batch <= 20:
+        raise r.fail("batch_size", "must be between 1 and 20 (Graph's $batch limit)")
+    return MigrateSettings(large_attachments=policy, onedrive_folder=folder, item_attempts=attempts,
+                           requests_per_second=float(rps), mailbox_concurrency=mailbox_concurrency,
+                           batch_size=batch)

@@ -11,20 +11,22 @@ inputs give a byte-identical ``plan.jsonl`` (paths relative to the job file).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Callable, Iterator, TextIO
 
 from .appplan import plan_application
-from .convert import iter_converted
+from .convert import ConvertedDocument, iter_converted
+from .errors import SourceError
 from .identity import IdentityMap, IdentityRules
 from .mailplan import FolderManifest, MailboxRules, plan_mailbox
 from .job import Job, Source
 from .mapping import AppMapping, MailboxMapping, load_mapping
-from .operations import Operation, PlanIssues
+from .operations import ContentRef, Operation, PlanIssues
 
 # Published limits behind the estimate (graph-semantics §8).
 MAILBOX_REQUESTS_PER_S = 10_000 / 600
@@ -79,31 +81,84 @@ def identity_for(job: Job) -> IdentityMap:
     return IdentityMap.load(s.map, rules)
 
 
-def build_plan(job: Job, identity: IdentityMap | None = None) -> PlanResult:
-    """Plan every source of ``job`` (mappings are loaded and checked first: a bad one plans nothing)."""
+class ContentIndex:
+    """Where the bytes of a source's planned content are: its documents' spooled attachments and images.
+
+    Plans reference content by sha256 and size only; the executor reads the bytes here when it sends them,
+    and each read is checked against the plan (size and sha256), so a changed file is never sent silently.
+    """
+
+    def __init__(self) -> None:
+        self._openers: dict[str, Callable[[], bytes]] = {}
+
+    def add(self, conv: ConvertedDocument) -> None:
+        for att in conv.attachments:
+            self._openers.setdefault(att.sha256, att.read_bytes)
+        for img in conv.inline_images:
+            self._openers.setdefault(img.sha256, (lambda data=img.data: data))
+        if conv.message is not None:
+            for part in conv.message.attachments:
+                self._openers.setdefault(hashlib.sha256(part.data).hexdigest(), (lambda data=part.data: data))
+
+    def __contains__(self, sha256: str) -> bool:
+        return sha256 in self._openers
+
+    def read(self, ref: ContentRef) -> bytes:
+        opener = self._openers.get(ref.sha256)
+        if opener is None:
+            raise SourceError(f"{ref.name}: content sha256 {ref.sha256[:12]}… is not in the source any more")
+        data = opener()
+        if len(data) != ref.size or hashlib.sha256(data).hexdigest() != ref.sha256:
+            raise SourceError(f"{ref.name}: content changed since it was planned")
+        return data
+
+
+@dataclass
+class SourcePlan:
+    """One source's operations and the content they upload."""
+
+    source: Source
+    operations: list[Operation]
+    content: ContentIndex
+
+
+def plan_sources(job: Job, identity: IdentityMap, result: PlanResult) -> Iterator[SourcePlan]:
+    """Plan the sources of ``job`` one at a time (mappings are loaded and checked first: a bad one plans
+    nothing).  ``result`` collects counts and issues as sources are planned; operations are not added to
+    it.  A source's documents stay in memory (attachments spooled) until the next source is asked for."""
     mappings = {source.mapping: load_mapping(source.mapping, source.kind) for source in job.sources}
-    identity = identity or identity_for(job)
-    result = PlanResult()
     base = Path(job.path).resolve().parent
-    per_mailbox: dict[str, list[Operation]] = {}
-    seen: set[tuple[str, str]] = set()
     for source in job.sources:
         mapping = mappings[source.mapping]
         docs = []
+        content = ContentIndex()
         for path in source.files:
             for _path, _stats, record, conv in iter_converted([path]):
                 result.documents_read += 1
                 if conv is not None:
                     result.documents_by_form[conv.doc.form or "(no form)"] += 1
+                    content.add(conv)
                 docs.append(conv if conv is not None else record)
         relative = {f: os.path.relpath(f, base).replace(os.sep, "/") for f in source.files}
-        for op in _plan_source(job, source, mapping, docs, identity, relative, result.issues):
+        ops = _plan_source(job, source, mapping, docs, identity, relative, result.issues)
+        yield SourcePlan(source, ops, content)
+
+
+def build_plan(job: Job, identity: IdentityMap | None = None) -> PlanResult:
+    """Plan every source of ``job``: operations in a fixed order (sources in job order, documents in file
+    order), each folder or list once even when several sources need it."""
+    identity = identity or identity_for(job)
+    result = PlanResult()
+    per_mailbox: dict[str, list[Operation]] = {}
+    seen: set[tuple[str, str]] = set()
+    for planned in plan_sources(job, identity, result):
+        for op in planned.operations:
             if op.op.startswith("ensure-") and (op.op, op.key) in seen:
                 continue  # two sources of one mailbox or site need the same folder or list
             seen.add((op.op, op.key))
             result.operations.append(op)
-            if source.kind == "mailbox":
-                per_mailbox.setdefault(source.target.lower(), []).append(op)
+            if planned.source.kind == "mailbox":
+                per_mailbox.setdefault(planned.source.target.lower(), []).append(op)
     result.unresolved = identity.unresolved()
     result.estimate = estimate(result.operations, per_mailbox, job.concurrency)
     return result

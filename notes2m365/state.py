@@ -102,8 +102,21 @@ class StateStore(Protocol):
 class SqliteStateStore:
     """The embedded state store: one SQLite file (WAL) and a lock file beside it."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, read_only: bool = False) -> None:
         self.path = Path(path)
+        self.read_only = read_only
+        self._lock_file = None
+        if read_only:  # status and failures read while a migration runs: no lock, no writes
+            if not self.path.is_file():
+                raise StateError(f"{self.path}: no state store here (nothing migrated yet?)")
+            try:
+                self._db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None,
+                                           check_same_thread=False)
+                self._check_version()
+            except sqlite3.DatabaseError as exc:
+                raise StateError(f"{self.path}: not a notes2m365 state store ({exc})")
+            self._mutex = threading.Lock()
+            return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -149,6 +162,8 @@ class SqliteStateStore:
 
     def _check_version(self) -> None:
         row = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if row is None and self.read_only:
+            raise StateError(f"{self.path}: not a notes2m365 state store (no schema version)")
         if row is None:
             self._db.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
         elif int(row[0]) > SCHEMA_VERSION:
@@ -168,6 +183,8 @@ class SqliteStateStore:
         self.close()
 
     def _write(self, sql: str, params: tuple[Any, ...]) -> int:
+        if self.read_only:
+            raise StateError(f"{self.path}: opened read-only")
         with self._mutex:
             return self._db.execute(sql, params).rowcount
 
@@ -267,6 +284,6 @@ class SqliteStateStore:
         return [{"key": r[0], "size": r[1], "sent": r[2], "expires": r[3]} for r in rows]
 
 
-def open_state(path: str | Path) -> SqliteStateStore:
-    """The state store of a job (``[job] state``)."""
-    return SqliteStateStore(path)
+def open_state(path: str | Path, read_only: bool = False) -> SqliteStateStore:
+    """The state store of a job (``[job] state``); ``read_only`` for reports while a run holds it."""
+    return SqliteStateStore(path, read_only=read_only)

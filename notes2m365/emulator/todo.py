@@ -240,7 +240,10 @@ def render_task(req: GraphRequest, task: Json) -> Json:
             out["attachments"] = []
         else:
             raise EmulatorHttpError(400, "BadRequest", f"Could not find a property named '{name}' to expand.")
-    return select_fields(out, req.query.get("$select"))
+    # expanded navigation properties are returned whatever $select says (OData 4.01 §11.2.5.2: $expand
+    # and $select are independent)
+    expanded = [c.partition("(")[0].strip().lower() for c in split_expand(req)]
+    return select_fields(out, req.query.get("$select"), always=("id", *expanded))
 
 
 def new_task(emu: Any, owner: Json) -> Json:

@@ -1,0 +1,499 @@
+"""The migration engine: planned operations applied through Graph, exactly once, with the state store.
+
+The executor is the only writer of state.  For each planned operation it
+decides from the state what is left to do, marks the item ``started``
+before the first request and ``done`` once Graph confirms it, so that a
+crash, a kill or Ctrl-C leaves a state the next run resumes from:
+
+==============================  =======================================================================
+state before                    what this run does
+==============================  =======================================================================
+none, pending, skipped          create it (fresh items share ``$batch`` requests, up to 20)
+started, failed (transient)     look it up by its source key first; complete or create what is missing
+failed (permanent)              nothing, unless ``--retry-failed`` or the document changed
+done, same sequence             nothing: no request at all
+done, other sequence            look it up; replace a message, update an event, contact or task
+==============================  =======================================================================
+
+Retries live in two places, configured once: per request in
+:mod:`notes2m365.graph` (tenacity; never re-sends a write Graph may have
+carried out) and per item here (``[migrate] item_attempts``; every retry of
+an item starts with a lookup by source key).  Sources run in parallel up to
+the job's ``concurrency``; within a source, folders come first, then items
+through up to ``mailbox_concurrency`` workers.  :meth:`Migration.stop` (the
+first Ctrl-C) stops taking new work and lets requests in flight finish.
+What Graph calls look like is :mod:`notes2m365.exchange`'s business.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
+
+from .errors import FatalGraphError, PermanentGraphError, SinkError, SourceError, TransientGraphError
+from .exchange import ENSURE_KINDS, ITEM_KINDS, ContainerUnavailable, MailboxTarget, Prepared, mailbox_of
+from .graph import GraphClient, GraphStats
+from .job import MigrateSettings
+from .operations import Operation
+from .plan import ContentIndex, SourcePlan
+from .state import ItemState, StateStore
+
+log = logging.getLogger("notes2m365.migrate")
+
+#: What happened to one planned operation in this run.
+OUTCOMES = ("created", "updated", "recovered", "unchanged", "skipped", "failed", "not_attempted", "unsupported")
+
+
+class Progress(Protocol):
+    """Where the executor reports progress (tqdm bars, log lines, nothing)."""
+
+    def source_started(self, label: str, total: int) -> None: ...
+    def item_finished(self, label: str, outcome: str) -> None: ...
+    def source_finished(self, label: str) -> None: ...
+
+
+class NoProgress:
+    def source_started(self, label: str, total: int) -> None:
+        pass
+
+    def item_finished(self, label: str, outcome: str) -> None:
+        pass
+
+    def source_finished(self, label: str) -> None:
+        pass
+
+
+@dataclass
+class RunSummary:
+    """What a run did, for the terminal, the log and tests."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+    per_target: dict[str, Counter[str]] = field(default_factory=dict)
+    failures: list[tuple[str, str]] = field(default_factory=list)  # (key, error) of this run
+    notes: list[tuple[str, str]] = field(default_factory=list)  # (key, note): kept as draft, linked to OneDrive
+    fatal: str | None = None
+    interrupted: bool = False
+    elapsed: float = 0.0
+    graph: GraphStats | None = None
+
+    def count(self, target: str, outcome: str) -> None:
+        self.counts[outcome] += 1
+        self.per_target.setdefault(target, Counter())[outcome] += 1
+
+    @property
+    def outcome(self) -> str:
+        if self.fatal:
+            return "fatal"
+        if self.interrupted:
+            return "interrupted"
+        return "failures" if self.counts["failed"] else "complete"
+
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"outcome": self.outcome, "counts": dict(sorted(self.counts.items())),
+                               "per_target": {k: dict(sorted(v.items())) for k, v in sorted(self.per_target.items())},
+                               "failures": [{"key": k, "error": e} for k, e in self.failures],
+                               "notes": [{"key": k, "note": n} for k, n in self.notes],
+                               "elapsed_seconds": round(self.elapsed, 3)}
+        if self.fatal:
+            out["fatal"] = self.fatal
+        if self.graph is not None:
+            out["graph"] = {"requests": self.graph.requests, "writes": self.graph.writes,
+                            "retries": self.graph.retries,
+                            "throttled": self.graph.throttled, "wait_seconds": round(self.graph.wait_seconds, 3)}
+        return out
+
+
+@dataclass
+class _Unit:
+    """Work for one worker: one item, or several fresh items in one ``$batch``."""
+
+    ops: list[tuple[Operation, Prepared | None]]
+    batch: bool = False
+
+
+def decide(op: Operation, prev: ItemState | None, retry_failed: bool) -> str:
+    """``fresh``, ``resume`` (look up first), ``changed``, ``unchanged`` or ``failed-before``."""
+    if prev is None or prev.status in ("pending", "skipped"):
+        return "fresh"  # skipped items never reached Graph: the policy is applied again
+    same = prev.sequence == op.sequence
+    if prev.status == "done":
+        return "unchanged" if same else "changed"
+    if prev.status == "failed" and prev.permanent and same and not retry_failed:
+        return "failed-before"
+    return "resume"
+
+
+class Migration:
+    """One run of the executor over a job's source plans."""
+
+    def __init__(self, graph: GraphClient, state: StateStore, settings: MigrateSettings, *,
+                 concurrency: int = 4, retry_failed: bool = False, progress: Progress | None = None) -> None:
+        self.graph = graph
+        self.state = state
+        self.settings = settings
+        self.concurrency = concurrency
+        self.retry_failed = retry_failed
+        self.progress = progress or NoProgress()
+        self.mailboxes = MailboxTarget(graph, settings)
+        self.summary = RunSummary(graph=graph.stats)
+        self._stopping = False
+        self._containers: dict[str, str] = {}
+        self._container_locks: dict[str, asyncio.Lock] = {}
+        self._run_id = ""
+        # item-level retries (the second and last retry layer): each new attempt looks the item up first
+        self._item_retry = dict(stop=stop_after_attempt(settings.item_attempts),
+                                wait=wait_exponential_jitter(initial=1.0, max=30.0),
+                                retry=retry_if_exception_type(TransientGraphError), reraise=True)
+
+    # -- control ------------------------------------------------------------------------------------------
+    def stop(self) -> None:
+        """Take no new work; requests in flight finish and their items are recorded (first Ctrl-C)."""
+        if not self._stopping:
+            log.warning("stopping: requests in flight finish, then the state is saved (Ctrl-C again to abort)")
+        self._stopping = True
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
+
+    async def run(self, plans: Iterator[SourcePlan]) -> RunSummary:
+        """Apply every source plan; sources run in parallel up to ``concurrency``."""
+        started = time.monotonic()
+        self._run_id = self.state.start_run()
+        outcome = "crashed"
+        try:
+            queue: asyncio.Queue[SourcePlan | None] = asyncio.Queue(maxsize=1)
+
+            async def feed() -> None:
+                try:
+                    while not self._stopping:
+                        planned = await asyncio.to_thread(next, plans, None)  # reading DXL off the loop
+                        if planned is None:
+                            break
+                        await queue.put(planned)
+                finally:
+                    for _ in range(self.concurrency):
+                        await queue.put(None)
+
+            async def work() -> None:
+                while (planned := await queue.get()) is not None:
+                    await self._run_source(planned)
+
+            feeder = asyncio.create_task(feed())
+            workers = [asyncio.create_task(work()) for _ in range(self.concurrency)]
+            try:
+                await asyncio.gather(*workers)
+                if feeder.done() and not feeder.cancelled() and feeder.exception() is not None:
+                    raise feeder.exception()  # type: ignore[misc]  # a mapping or source that cannot be read
+            except FatalGraphError as exc:
+                self.summary.fatal = str(exc)
+                self._stopping = True
+                for task in workers:
+                    task.cancel()
+                await asyncio.gather(*workers, return_exceptions=True)
+            finally:
+                feeder.cancel()
+                await asyncio.gather(feeder, return_exceptions=True)
+            self.summary.interrupted = self.summary.interrupted or (self._stopping and not self.summary.fatal)
+            outcome = self.summary.outcome
+        finally:
+            self.summary.elapsed = time.monotonic() - started
+            self.state.finish_run(self._run_id, outcome)
+        return self.summary
+
+    # -- one source ---------------------------------------------------------------------------------------
+    async def _run_source(self, planned: SourcePlan) -> None:
+        label = f"{planned.source.target} ({planned.source.kind} {planned.source.pattern})"
+        ops = planned.operations
+        self.progress.source_started(label, len(ops))
+        try:
+            if planned.source.kind != "mailbox":
+                for op in ops:  # SharePoint applications: issue 6
+                    self.summary.count(planned.source.target, "unsupported")
+                    self.progress.item_finished(label, "unsupported")
+                return
+            ensures = [op for op in ops if op.op in ENSURE_KINDS]
+            for op in ensures:
+                if self._stopping:
+                    break
+                outcome = await self._ensure(op)
+                self._finished(label, op, outcome)
+            items = [op for op in ops if op.op in ITEM_KINDS]
+            await self._run_items(label, items, planned.content)
+        finally:
+            self.progress.source_finished(label)
+
+    def _finished(self, label: str, op: Operation, outcome: str) -> None:
+        self.summary.count(mailbox_of(op.container), outcome)
+        self.progress.item_finished(label, outcome)
+
+    async def _run_items(self, label: str, items: list[Operation], content: ContentIndex) -> None:
+        queue: asyncio.Queue[_Unit | None] = asyncio.Queue(maxsize=self.settings.mailbox_concurrency * 2)
+        workers_n = self.settings.mailbox_concurrency
+
+        async def produce() -> None:
+            pending: list[tuple[Operation, Prepared | None]] = []
+            try:
+                for op in items:
+                    if self._stopping:
+                        break
+                    unit = self._plan_item(label, op, content, pending)
+                    if unit is not None:
+                        await queue.put(unit)
+                    if len(pending) >= self.settings.batch_size:
+                        await queue.put(_Unit(pending, batch=True))
+                        pending = []
+                if pending and not self._stopping:
+                    await queue.put(_Unit(pending, batch=len(pending) > 1))
+                    pending = []
+            finally:
+                for op, _ in pending:  # never sent: they stay as they were in the state
+                    self._finished(label, op, "not_attempted")
+                for _ in range(workers_n):
+                    await queue.put(None)
+
+        async def work() -> None:
+            while (unit := await queue.get()) is not None:
+                if self._stopping:  # queued, never sent: left as they were for the next run
+                    for op, _ in unit.ops:
+                        self._finished(label, op, "not_attempted")
+                    continue
+                if unit.batch:
+                    await self._run_batch(label, unit.ops, content)
+                else:
+                    op, prepared = unit.ops[0]
+                    await self._run_item(label, op, content, prepared)
+
+        producer = asyncio.create_task(produce())
+        workers = [asyncio.create_task(work()) for _ in range(workers_n)]
+        try:
+            await asyncio.gather(producer, *workers)
+        except BaseException:
+            producer.cancel()
+            for task in workers:
+                task.cancel()
+            await asyncio.gather(producer, *workers, return_exceptions=True)
+            raise
+
+    def _plan_item(self, label: str, op: Operation, content: ContentIndex,
+                   pending: list[tuple[Operation, Prepared | None]]) -> _Unit | None:
+        """Skip what is done, add a fresh batchable item to ``pending``, or return a unit of its own."""
+        prev = self.state.get(op.key)
+        mode = decide(op, prev, self.retry_failed)
+        if mode == "unchanged":
+            self._finished(label, op, "unchanged")
+            return None
+        if mode == "failed-before":
+            self._finished(label, op, "failed")
+            return None
+        if mode == "fresh" and self.settings.batch_size > 1:
+            container_id = self._known_container(op.container)
+            if container_id is not None:
+                try:
+                    prepared = self.mailboxes.prepare(op, container_id, content)
+                except SourceError:
+                    prepared = None  # reported by the single-item path
+                if prepared is not None and prepared.batchable and prepared.skip_reason is None:
+                    pending.append((op, prepared))
+                    return None
+        return _Unit([(op, None)])
+
+    # -- containers ---------------------------------------------------------------------------------------
+    def _known_container(self, container: str) -> str | None:
+        if container in self._containers:
+            return self._containers[container]
+        found = self.mailboxes.well_known(container)
+        if found is None:
+            _, _, rest = container.partition("/")
+            if rest == "calendar":
+                found = "calendar"
+            elif rest == "contacts":
+                found = "contacts"
+            else:
+                found = self.state.container_id(container)
+        if found is not None:
+            self._containers[container] = found
+        return found
+
+    async def _container(self, container: str) -> str:
+        found = self._known_container(container)
+        if found is not None:
+            return found
+        _, _, rest = container.partition("/")
+        if rest == "todo:Tasks":  # the default To Do list: found, never created
+            async with self._container_locks.setdefault(container, asyncio.Lock()):
+                found = self._known_container(container)
+                if found is None:
+                    found = await self.mailboxes.default_todo_list(mailbox_of(container))
+                    self.state.set_container_id(container, found)
+                    self._containers[container] = found
+            return found
+        raise ContainerUnavailable(f"{container}: not created (its folder or list failed; see failures)")
+
+    async def _ensure(self, op: Operation) -> str:
+        created = self.mailboxes.created_container(op)
+        async with self._container_locks.setdefault(created, asyncio.Lock()):
+            prev = self.state.get(op.key)
+            if prev is not None and prev.status == "done" and self._known_container(created):
+                return "unchanged"
+            self.state.begin(op.key, op.op, op.container, op.content_hash, op.sequence, self._run_id)
+            try:
+                parent = None
+                if op.op == "ensure-mail-folder":
+                    parent = await self._container(op.container)
+                async for attempt in AsyncRetrying(**self._item_retry):
+                    with attempt:
+                        graph_id = await self.mailboxes.ensure(op, parent)
+            except FatalGraphError:
+                self.state.failed(op.key, "fatal error: see the run's log", permanent=False)
+                raise
+            except (SinkError, ContainerUnavailable) as exc:
+                self._fail(op, exc)
+                return "failed"
+            self.state.set_container_id(created, graph_id)
+            self._containers[created] = graph_id
+            self.state.done(op.key, graph_id)
+            log.info("%s %s: %s", op.op, op.key, created)
+            return "updated" if prev is not None and prev.status == "done" else "created"
+
+    # -- items --------------------------------------------------------------------------------------------
+    def _fail(self, op: Operation, exc: BaseException) -> None:
+        permanent = isinstance(exc, (PermanentGraphError, SourceError))
+        text = str(exc) or type(exc).__name__
+        self.state.failed(op.key, text, permanent=permanent)
+        self.summary.failures.append((op.key, text))
+        log.error("%s %s failed: %s", op.op, op.key, text)
+
+    async def _run_item(self, label: str, op: Operation, content: ContentIndex,
+                        prepared: Prepared | None = None, first_mode: str | None = None) -> None:
+        prev = self.state.get(op.key)
+        mode = first_mode or decide(op, prev, self.retry_failed)
+        if first_mode is None:
+            self.state.begin(op.key, op.op, op.container, op.content_hash, op.sequence, self._run_id)
+        try:
+            async for attempt in AsyncRetrying(**self._item_retry):
+                with attempt:
+                    number = attempt.retry_state.attempt_number
+                    outcome, target_id, note = await self._apply(op, content, mode if number == 1 else "resume",
+                                                                 prev)
+        except FatalGraphError:
+            self.state.failed(op.key, "fatal error: see the run's log", permanent=False)
+            self._finished(label, op, "failed")
+            raise
+        except (SinkError, SourceError, ContainerUnavailable) as exc:
+            self._fail(op, exc)
+            self._finished(label, op, "failed")
+            return
+        if outcome == "skipped":
+            self.state.skipped(op.key, note or "skipped")
+            self.summary.notes.append((op.key, note or "skipped"))
+            log.warning("%s %s skipped: %s", op.op, op.key, note)
+        else:
+            self.state.done(op.key, target_id)
+            if note:
+                self.summary.notes.append((op.key, note))
+            log.info("%s %s %s: %s", op.op, op.key, outcome, target_id)
+        self._finished(label, op, outcome)
+
+    async def _apply(self, op: Operation, content: ContentIndex, mode: str,
+                     prev: ItemState | None) -> tuple[str, str | None, str | None]:
+        """Carry out one item; returns (outcome, Graph id, note)."""
+        target = self.mailboxes
+        upn = mailbox_of(op.container)
+        container_id = await self._container(op.container)
+        target.check_content(op, content)
+        prepared = target.prepare(op, container_id, content)
+        note = "; ".join(prepared.notes) or None
+        if prepared.skip_reason:
+            return "skipped", None, prepared.skip_reason
+        if mode == "fresh":
+            await target.link_large_files(op, prepared, content)
+            item_id = await target.create(prepared, upn)
+            await target.complete(op, container_id, item_id, prepared, content, fresh=True)
+            return "created", item_id, note
+        found = await target.lookup(op, container_id)
+        version = str(op.sequence) if op.sequence is not None else None
+        if op.op == "create-task":
+            current, stale = found, []
+        else:
+            current = [f for f in found if f.version == version]
+            stale = [f for f in found if f.version != version]
+        keep = current[0] if current else None
+        extras = current[1:]
+        outcome = "recovered"
+        if keep is None and stale and op.op != "create-message":
+            keep = stale.pop(0)  # events, contacts: edited in place
+            await target.update(op, container_id, keep.id)
+            outcome = "updated"
+        elif keep is not None and op.op == "create-task" and prev is not None and prev.status == "done" \
+                and prev.sequence != op.sequence:
+            await target.update(op, container_id, keep.id)
+            outcome = "updated"
+        if keep is None:
+            await target.link_large_files(op, prepared, content)
+            item_id = await target.create(prepared, upn)
+            await target.complete(op, container_id, item_id, prepared, content, fresh=True)
+            outcome = "updated" if stale else "created"
+        else:
+            item_id = keep.id
+            await target.complete(op, container_id, item_id, prepared, content, fresh=False)
+        for dead in stale + extras:  # the replaced message, or a copy a lost answer left behind
+            await target.delete(op, container_id, dead.id)
+            log.info("%s %s: removed %s item %s", op.op, op.key,
+                     "a stale" if dead in stale else "a duplicate", dead.id)
+        if outcome == "recovered" and mode == "changed":
+            outcome = "updated"
+        return outcome, item_id, note
+
+    async def _run_batch(self, label: str, ops: list[tuple[Operation, Prepared | None]],
+                         content: ContentIndex) -> None:
+        """Fresh items in one ``$batch``; an item whose answer was lost goes on alone, looked up first."""
+        requests = []
+        for n, (op, prepared) in enumerate(ops):
+            assert prepared is not None
+            self.state.begin(op.key, op.op, op.container, op.content_hash, op.sequence, self._run_id)
+            requests.append(self.mailboxes.batch_item(str(n + 1), prepared))
+        try:
+            results = await self.graph.batch(requests)
+        except FatalGraphError:
+            for op, _ in ops:
+                self.state.failed(op.key, "fatal error: see the run's log", permanent=False)
+                self._finished(label, op, "failed")
+            raise
+        except TransientGraphError:  # the batch as a whole failed: each item on its own, looked up first
+            for op, prepared in ops:
+                await self._run_item(label, op, content, None, first_mode="resume")
+            return
+        except SinkError as exc:
+            for op, _ in ops:
+                self._fail(op, exc)
+                self._finished(label, op, "failed")
+            return
+        retry: list[Operation] = []
+        for n, (op, _) in enumerate(ops):
+            response = results[str(n + 1)]
+            if response.error is None:
+                self.state.done(op.key, response.json.get("id"))
+                log.info("%s %s created: %s", op.op, op.key, response.json.get("id"))
+                self._finished(label, op, "created")
+            elif isinstance(response.error, FatalGraphError):
+                self.state.failed(op.key, str(response.error), permanent=False)
+                self._finished(label, op, "failed")
+                raise response.error
+            elif isinstance(response.error, TransientGraphError):
+                retry.append(op)
+            else:
+                self._fail(op, response.error)
+                self._finished(label, op, "failed")
+        for op in retry:
+            if self._stopping:  # left started: the next run looks it up
+                self._finished(label, op, "not_attempted")
+                continue
+            await self._run_item(label, op, content, None, first_mode="resume")
