@@ -1,9 +1,11 @@
 """Drives (document libraries) of the emulator: drive items, content, simple upload and upload sessions.
 
 Owns the store kinds ``drive`` (one per document library, created by
-:mod:`lists`), ``driveItem`` (parent = containing folder, owner = drive; file
-bytes in a blob) and the drive ``uploadSession`` objects with their chunks.
-``/sites/{site}/drive/...`` is an alias of ``/drives/{default-drive}/...``.
+:mod:`lists`, and one OneDrive per user, created by :mod:`onedrive`),
+``driveItem`` (parent = containing folder, owner = drive; file bytes in a blob)
+and the drive ``uploadSession`` objects with their chunks.
+``/sites/{site}/drive/...`` is an alias of ``/drives/{default-drive}/...``
+(``/users/{user}/drive/...`` likewise, see :mod:`onedrive`).
 Items are addressed as ``root``, ``items/{id}``, ``root:/{path}`` or
 ``items/{id}:/{path}``, followed by ``/children``, ``/content`` or
 ``:/content`` / ``:/createUploadSession``.  Rules come from graph-semantics §6
@@ -57,14 +59,20 @@ def create_drive(store: Store, site: Json, list_obj: Json) -> Json:
                    "owner": {"group": {"displayName": site["displayName"]}},
                    "_site": site["id"], "_list": list_obj["id"], "_libpath": site["_path"].rstrip("/") + "/"
                    + list_obj["name"]}
-    root = {"id": new_item_id(store, drive_id), "name": "root", "createdDateTime": now, "lastModifiedDateTime": now,
-            "webUrl": drive["webUrl"], "folder": {}, "root": {}, "size": 0,
+    return add_drive(store, drive, site["id"])
+
+
+def add_drive(store: Store, drive: Json, owner: str) -> Json:
+    """Store a new drive (``_libpath``: server-relative URL of its library) under a site or user, with its root."""
+    now = drive["createdDateTime"]
+    root = {"id": new_item_id(store, drive["id"]), "name": "root", "createdDateTime": now,
+            "lastModifiedDateTime": now, "webUrl": drive["webUrl"], "folder": {}, "root": {}, "size": 0,
             "fileSystemInfo": {"createdDateTime": now, "lastModifiedDateTime": now},
-            "_drive": drive_id, "_version": 1}
+            "_drive": drive["id"], "_version": 1}
     root["_guid"] = guid("driveItem", root["id"]).upper()
     drive["_root"] = root["id"]
-    store.insert("drive", drive, parent=site["id"], owner=site["id"])
-    store.insert("driveItem", root, parent=drive_id, owner=drive_id)
+    store.insert("drive", drive, parent=owner, owner=owner)
+    store.insert("driveItem", root, parent=drive["id"], owner=drive["id"])
     return drive
 
 
@@ -152,11 +160,11 @@ def render_item(store: Store, drive: Json, item: Json, req: GraphRequest | None 
     out["eTag"] = f'"{{{item["_guid"]}}},{item["_version"]}"'
     out["cTag"] = f'"c:{{{item["_guid"]}}},{item["_version"]}"'
     if item.get("root") is not None:
-        out["parentReference"] = {"driveId": drive["id"], "driveType": "documentLibrary"}
+        out["parentReference"] = {"driveId": drive["id"], "driveType": drive["driveType"]}
     else:
         parent = store.get("driveItem", item["_parent"]) or {}
         ppath = item_path(store, parent)
-        out["parentReference"] = {"driveId": drive["id"], "driveType": "documentLibrary", "id": parent.get("id"),
+        out["parentReference"] = {"driveId": drive["id"], "driveType": drive["driveType"], "id": parent.get("id"),
                                   "path": f"/drives/{drive['id']}/root:" + (f"/{ppath}" if ppath else "")}
         out["webUrl"] = drive["webUrl"] + "/" + quote(item_path(store, item))
     if "folder" in item:
@@ -345,10 +353,14 @@ def get_drive(emu, req: GraphRequest, drive: str) -> GraphResponse:
 
 def drive_item(emu, req: GraphRequest, rest: str, drive: str | None = None, site: str | None = None,
                children: bool = False) -> GraphResponse:
-    """Every ``/drives/{d}/...`` item call, dispatched on the address form and method."""
+    """Every ``/drives/{d}/...`` and ``/sites/{s}/drive/...`` item call."""
+    return item_request(emu, req, resolve_drive(emu.store, drive, site), rest + ("/children" if children else ""))
+
+
+def item_request(emu, req: GraphRequest, drv: Json, rest: str) -> GraphResponse:
+    """One item call on a resolved drive, dispatched on the address form (``rest``) and method."""
     store = emu.store
-    drv = resolve_drive(store, drive, site)
-    item_id, path, suffix = parse_address(rest + ("/children" if children else ""))
+    item_id, path, suffix = parse_address(rest)
     base = _base_item(store, drv, item_id)
     method = req.method
     if method == "PUT" and suffix == "/content":

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..errors import EmulatorHttpError
-from . import batch, directory, drives, lists, mail, pim
+from . import batch, directory, drives, lists, mail, onedrive, pim
 from .config import EmulatorConfig
 from .directory import find_user, rewrite_site_path
 from .faults import Faults
@@ -32,7 +32,7 @@ from .tenant import DEMO_TENANT, load_tenant_file, site_object, user_object, val
 from .throttle import Slot, Throttle, sharepoint_units
 
 log = logging.getLogger("notes2m365.emulator")
-RESOURCE_MODULES = (directory, mail, pim, lists, drives, batch)
+RESOURCE_MODULES = (directory, mail, pim, lists, drives, onedrive, batch)
 UPLOAD_PREFIX = "/_upload/"
 
 
@@ -105,6 +105,10 @@ class Emulator:
                     for module in RESOURCE_MODULES:
                         if hasattr(module, "provision_user"):
                             module.provision_user(self.store, user)
+                user = self.store.get("user", user["id"]) or user
+                for module in RESOURCE_MODULES:  # idempotent hooks: also for users of an older store
+                    if hasattr(module, "ensure_user"):
+                        module.ensure_user(self.store, user)
             for site_spec in spec["sites"]:
                 site = site_object(site_spec, spec["sharepoint_host"])
                 if self.store.get("site", site["id"]) is None:

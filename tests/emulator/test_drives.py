@@ -8,10 +8,10 @@ from urllib.parse import quote
 
 import pytest
 
-from notes2m365.emulator import EmulatorConfig, Switches
+from notes2m365.emulator import EmulatorConfig, Switches, ThrottleConfig
 from notes2m365.emulator.drives import quick_xor_hash
 
-from .conftest import error_code
+from .conftest import JANE, JOHN, error_code
 
 SITE = "/sites/acme.sharepoint.com:/sites/teamroom:"
 K320 = 327_680
@@ -330,3 +330,130 @@ def test_renaming_a_folder_checks_the_path_length_of_its_contents(graph, drive):
     r = graph.patch(f"/drives/{drive}/items/{folder['id']}", json={"name": "F" * 120})
     assert r.status_code == 400 and r.json()["error"]["code"] == "invalidRequest"
     assert graph.patch(f"/drives/{drive}/items/{folder['id']}", json={"name": "G"}).status_code == 200
+
+
+# -- users' OneDrive (/users/{id or UPN}/drive, graph-semantics §6) ----------------------------------------
+JANE_DRIVE = f"/users/{JANE}/drive"
+JANE_URL = "https://acme-my.sharepoint.com/personal/jane_doe_acme_example/Documents"
+
+
+def test_each_user_has_an_own_onedrive(graph):
+    jane, john = graph.get(JANE_DRIVE), graph.get(f"/users/{JOHN}/drive")
+    assert jane.status_code == 200 and john.status_code == 200
+    jane, john = jane.json(), john.json()
+    assert jane["id"] != john["id"] and jane["id"].startswith("b!")
+    user = graph.get(f"/users/{JANE}").json()
+    assert jane["driveType"] == "business" and jane["webUrl"] == JANE_URL
+    assert {k: jane["owner"]["user"][k] for k in ("id", "displayName")} == {"id": user["id"],
+                                                                             "displayName": "Jane Doe"}
+    assert john["webUrl"] == "https://acme-my.sharepoint.com/personal/john_smith_acme_example/Documents"
+    # by object id and by UPN in any case: the same drive
+    assert graph.get(f"/users/{user['id']}/drive").json()["id"] == jane["id"]
+    assert graph.get(f"/users/{JANE.upper()}/drive").json()["id"] == jane["id"]
+    assert [d["id"] for d in graph.get(f"/users/{JANE}/drives").json()["value"]] == [jane["id"]]
+
+
+def test_user_drive_by_drive_id(graph):
+    drive = graph.get(JANE_DRIVE).json()
+    again = graph.get(f"/drives/{drive['id']}")
+    assert again.status_code == 200 and again.json()["driveType"] == "business"
+    assert again.json()["webUrl"] == JANE_URL
+    root = graph.get(f"{JANE_DRIVE}/root").json()
+    assert root["parentReference"] == {"driveId": drive["id"], "driveType": "business"}
+    assert root["webUrl"] == JANE_URL
+
+
+def test_user_drive_put_by_path_creates_folders_and_has_web_url(graph):
+    drive = graph.get(JANE_DRIVE).json()["id"]
+    r = graph.put(f"{JANE_DRIVE}/root:/{quote('Notes attachments/X/report.pdf')}:/content", content=b"%PDF-1.4")
+    assert r.status_code == 201, r.text
+    item = r.json()
+    assert item["webUrl"] == JANE_URL + "/Notes%20attachments/X/report.pdf"
+    assert item["parentReference"]["driveId"] == drive and item["parentReference"]["driveType"] == "business"
+    assert item["parentReference"]["path"] == f"/drives/{drive}/root:/Notes attachments/X"
+    folder = graph.get(f"{JANE_DRIVE}/root:/{quote('Notes attachments')}:/children").json()["value"]
+    assert [(f["name"], f["folder"]["childCount"]) for f in folder] == [("X", 1)]
+    assert graph.get(f"{JANE_DRIVE}/items/{item['id']}/content").content == b"%PDF-1.4"
+    assert graph.get(f"/drives/{drive}/items/{item['id']}").json()["name"] == "report.pdf"
+    # personal: John's drive does not have it
+    other = graph.get(f"/users/{JOHN}/drive/root:/{quote('Notes attachments/X/report.pdf')}")
+    assert (other.status_code, error_code(other)) == (404, "itemNotFound")
+
+
+def test_user_drive_folders_rename_and_delete(graph):
+    folder = graph.post(f"{JANE_DRIVE}/root/children", json={"name": "F", "folder": {}})
+    assert folder.status_code == 201 and folder.json()["webUrl"] == JANE_URL + "/F"
+    dup = graph.post(f"{JANE_DRIVE}/root/children", json={"name": "F", "folder": {}})
+    assert (dup.status_code, error_code(dup)) == (409, "nameAlreadyExists")
+    fid = folder.json()["id"]
+    renamed = graph.patch(f"{JANE_DRIVE}/items/{fid}", json={"name": "G"})
+    assert renamed.status_code == 200 and renamed.json()["webUrl"] == JANE_URL + "/G"
+    assert graph.put(f"{JANE_DRIVE}/items/{fid}:/a.txt:/content", content=b"a").status_code == 201
+    assert graph.delete(f"{JANE_DRIVE}/items/{fid}").status_code == 204
+    assert graph.get(f"{JANE_DRIVE}/root:/G/a.txt").status_code == 404
+
+
+def test_user_drive_upload_session_in_two_chunks(graph, anon):
+    data = b"z" * K320 + b"tail"
+    r = graph.post(f"{JANE_DRIVE}/root:/{quote('Notes attachments/Y/big.bin')}:/createUploadSession",
+                   json={"item": {}})
+    assert r.status_code == 200, r.text
+    url = r.json()["uploadUrl"]
+    assert "/_upload/drive/" in url and "authtoken=" in url
+    with_token = graph.put(url, content=data[:K320], headers={"Content-Range": f"bytes 0-{K320 - 1}/{len(data)}"})
+    assert with_token.status_code == 401  # pre-authenticated: a bearer token is refused
+    first = chunk(anon, url, data[:K320], 0, len(data))
+    assert first.status_code == 202 and first.json()["nextExpectedRanges"] == [f"{K320}-"]
+    last = chunk(anon, url, data[K320:], K320, len(data))
+    assert last.status_code == 201, last.text
+    item = last.json()
+    assert item["size"] == len(data) and item["webUrl"] == JANE_URL + "/Notes%20attachments/Y/big.bin"
+    assert graph.get(f"{JANE_DRIVE}/items/{item['id']}/content").content == data
+
+
+def test_unknown_user_has_no_drive(graph):
+    for r in (graph.get("/users/nobody@acme.example/drive"),
+              graph.put("/users/nobody@acme.example/drive/root:/a.txt:/content", content=b"a"),
+              graph.get("/users/00000000-0000-0000-0000-000000000000/drive/root/children")):
+        assert (r.status_code, error_code(r)) == (404, "itemNotFound")
+
+
+def test_user_drive_survives_reset_and_reseed_without_duplicates(emulator, graph, tmp_path):
+    emulator.reset(EmulatorConfig(data_dir=str(tmp_path)))
+    drive = graph.get(JANE_DRIVE).json()["id"]
+    assert graph.put(f"{JANE_DRIVE}/root:/keep.txt:/content", content=b"kept").status_code == 201
+    for _ in range(2):  # restart on the same store: the tenant is seeded again each time
+        emulator.reset(EmulatorConfig(data_dir=str(tmp_path)))
+        assert graph.get(JANE_DRIVE).json()["id"] == drive
+        assert graph.get(f"/drives/{drive}/root:/keep.txt:/content").content == b"kept"
+    store = emulator.emulator.store
+    users = {u["id"] for u in store.all("user")}
+    personal = [d for d in store.all("drive") if d.get("_user")]
+    assert sorted(d["_user"] for d in personal) == sorted(users)  # exactly one per user
+    emulator.reset(EmulatorConfig())  # a fresh in-memory tenant: the same (deterministic) drive id
+    assert graph.get(JANE_DRIVE).json()["id"] == drive
+
+
+def test_seeding_gives_drives_to_users_of_an_older_store(emulator, graph, tmp_path):
+    emulator.reset(EmulatorConfig(data_dir=str(tmp_path)))
+    store = emulator.emulator.store
+    user_id = graph.get(f"/users/{JANE}").json()["id"]
+    drive = graph.get(JANE_DRIVE).json()["id"]
+    with store.transaction():  # a store from before users had drives
+        store.delete("driveItem", store.get("drive", drive)["_root"])
+        store.delete("drive", drive)
+    emulator.reset(EmulatorConfig(data_dir=str(tmp_path)))
+    assert emulator.emulator.store.get("drive", drive)["_user"] == user_id
+    assert graph.get(f"/drives/{drive}").status_code == 200
+
+
+@pytest.mark.parametrize("config", [EmulatorConfig(throttle=ThrottleConfig(sharepoint_units=5))])
+def test_user_drive_draws_on_the_sharepoint_budget(graph, config):
+    # OneDrive is SharePoint-throttled, per app and tenant (graph-semantics §8.2): one budget with the sites.
+    assert graph.get(JANE_DRIVE).status_code == 200  # 1 unit
+    assert graph.get(f"{SITE}/drive").status_code == 200  # 1
+    assert graph.put(f"{JANE_DRIVE}/root:/a.txt:/content", content=b"a").status_code == 201  # 2 (a write)
+    assert graph.get(f"/users/{JOHN}/drive").status_code == 200  # 1: 5 of 5
+    r = graph.get(f"{SITE}/drive")
+    assert r.status_code == 429 and r.headers["RateLimit-Remaining"] == "0"
+    assert graph.get(f"/users/{JANE}/mailFolders/inbox").status_code == 200  # Outlook's budget is apart
