@@ -106,7 +106,7 @@ class MigrateSettings:
     large_attachments: LargeAttachmentPolicy = "onedrive"
     onedrive_folder: str = "Notes attachments"
     item_attempts: int = 3  # per item, first attempt included (request-level retries happen inside each)
-    requests_per_second: float = 50.0  # global cap of this process; 0 = none
+    requests_per_second: float = 100.0  # global cap of this process; 0 = none
     mailbox_concurrency: int = 4  # Outlook's 4 concurrent requests per app and mailbox (graph-semantics §8.1)
     batch_size: int = 20  # creates per $batch (1 = no batching; Graph's maximum is 20, §7)
 

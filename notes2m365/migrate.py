@@ -16,6 +16,7 @@ leave alone.  It sends no write and does not create the state store.
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 from collections import Counter
 from dataclasses import dataclass, field
@@ -29,6 +30,9 @@ from .graph import GraphClient, GraphSettings, graph_path
 from .job import Job
 from .plan import PlanResult, SourcePlan, identity_for, plan_sources
 from .state import SqliteStateStore, open_state
+
+
+log = logging.getLogger("notes2m365.migrate")
 
 
 def graph_settings(job: Job) -> GraphSettings:
@@ -97,6 +101,8 @@ async def _migrate(job: Job, state: SqliteStateStore, retry_failed: bool, progre
             except (NotImplementedError, RuntimeError):
                 pass
         plan.unresolved = identity.unresolved()
+        for error in plan.issues.errors:
+            log.error("not migrated, cannot be read: %s", error)
         verified = None
         if verify and summary.outcome == "complete":
             verified = await verify_present(client, plans)

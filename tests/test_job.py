@@ -99,3 +99,30 @@ def test_review_findings_give_one_line_errors(tmp_path, text, line, fragment):
     with pytest.raises(ConfigError) as info:
         load_job(path)
     assert str(info.value).startswith(f"{path}:{line}:") and fragment in str(info.value)
+
+
+def test_migrate_table_defaults_and_values(tmp_path):
+    job = load_job(write_job(tmp_path, EMULATOR + MAILBOX))
+    assert job.migrate.large_attachments == "onedrive" and job.migrate.batch_size == 20
+    job = load_job(write_job(tmp_path, EMULATOR + MAILBOX + '[migrate]\nlarge_attachments = "draft"\n'
+                                                              'item_attempts = 5\nrequests_per_second = 12.5\n'
+                                                              'batch_size = 1\nmailbox_concurrency = 2\n'))
+    m = job.migrate
+    assert (m.large_attachments, m.item_attempts, m.requests_per_second, m.batch_size, m.mailbox_concurrency) == (
+        "draft", 5, 12.5, 1, 2)
+
+
+@pytest.mark.parametrize("text,fragment", [
+    ('large_attachments = "email"', "migrate.large_attachments: must be onedrive, draft or skip"),
+    ("batch_size = 21", "migrate.batch_size: must be between 1 and 20"),
+    ("mailbox_concurrency = 5", "migrate.mailbox_concurrency: must be between 1 and 4"),
+    ("item_attempts = 0", "migrate.item_attempts: must be between 1 and 20"),
+    ("requests_per_second = -1", "migrate.requests_per_second: must be 0"),
+    ('onedrive_folder = "a:b"', "migrate.onedrive_folder:"),
+    ("retries = 3", "migrate.retries: unknown key"),
+])
+def test_migrate_table_errors_name_the_key(tmp_path, text, fragment):
+    path = write_job(tmp_path, EMULATOR + MAILBOX + "[migrate]\n" + text + "\n")
+    with pytest.raises(ConfigError) as err:
+        load_job(path)
+    assert fragment in str(err.value) and "job.toml:" in str(err.value)

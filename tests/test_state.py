@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from notes2m365.errors import StateError
-from notes2m365.state import SqliteStateStore
+from notes2m365.state import SqliteStateStore, open_state
 
 
 @pytest.fixture
@@ -98,3 +98,24 @@ def test_a_refused_file_does_not_keep_the_lock(tmp_path):
     for _ in range(2):  # the second attempt must fail on the version again, not on a leaked lock
         with pytest.raises(StateError, match="newer notes2m365"):
             SqliteStateStore(newer)
+
+
+def test_read_only_store_reads_while_a_run_holds_the_lock(tmp_path):
+    path = tmp_path / "s.sqlite"
+    with open_state(path) as writer:
+        run = writer.start_run()
+        writer.begin("R/U1", "create-message", "mailbox:a@b.example/folder:inbox", "h", 1, run)
+        writer.failed("R/U1", "400 ErrorInvalidRecipients: bad", permanent=True)
+        with open_state(path, read_only=True) as reader:  # status/failures during a migration
+            assert reader.counts()["failed"] == 1
+            assert reader.items("failed")[0].last_error.startswith("400 ErrorInvalidRecipients")
+            with pytest.raises(StateError, match="read-only"):
+                reader.skipped("R/U2", "no")
+
+
+def test_read_only_store_must_exist(tmp_path):
+    with pytest.raises(StateError, match="no state store here"):
+        open_state(tmp_path / "missing.sqlite", read_only=True)
+    (tmp_path / "other.sqlite").write_bytes(b"not sqlite at all" * 100)
+    with pytest.raises(StateError, match="not a notes2m365 state store"):
+        open_state(tmp_path / "other.sqlite", read_only=True)

@@ -620,3 +620,15 @@ def test_unknown_property_in_filter_is_400_not_an_empty_answer(graph, collection
     """A mistyped source-key lookup must fail loudly, never report 'not migrated' (review finding)."""
     r = graph.get(U + collection, params={"$filter": "nosuchprop eq 'x'"})
     assert r.status_code == 400, r.text
+
+
+def test_expanded_links_survive_select(graph):
+    """$select and $expand are independent (OData 4.01 §11.2.5.2): a source-key lookup over tasks asks for
+    ``$select=id&$expand=linkedResources`` and must see the links (a fixed bug: they were dropped)."""
+    tlist = new_list(graph)
+    new_task(graph, tlist, linkedResources=[{"applicationName": "notes2m365", "displayName": "Doc",
+                                             "externalId": "REPLICA/UNID1"}])
+    r = graph.get(f"{U}/todo/lists/{tlist['id']}/tasks", params={"$select": "id", "$expand": "linkedResources"})
+    [task] = r.json()["value"]
+    assert set(task) == {"id", "linkedResources"}
+    assert task["linkedResources"][0]["externalId"] == "REPLICA/UNID1"
