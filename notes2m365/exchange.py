@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from html import escape
 from typing import Any
 
-from .errors import PermanentGraphError, SourceError
+from .errors import PermanentGraphError, SourceError, TransientGraphError
 from .graph import GraphClient, GraphResponse, graph_path
 from .job import MigrateSettings
 from .mailplan import WELL_KNOWN
@@ -312,7 +312,14 @@ class MailboxTarget:
         url = session["uploadUrl"]
         response: GraphResponse | None = None
         for start in range(0, len(data), ONEDRIVE_CHUNK):
-            response = await self.graph.put_chunk(url, data[start:start + ONEDRIVE_CHUNK], start, len(data))
+            try:
+                response = await self.graph.put_chunk(url, data[start:start + ONEDRIVE_CHUNK], start, len(data))
+            except PermanentGraphError as exc:
+                if exc.status not in (404, 416):
+                    raise
+                # a chunk re-sent after a lost answer: the item is retried, and the file uploaded again (replace)
+                raise TransientGraphError(exc.status, "UploadInterrupted", f"'{path}': {exc.message}",
+                                          exc.request_id, exc.where, maybe_committed=True) from exc
         return response.json if response is not None else {}
 
     async def create(self, prepared: Prepared, upn: str) -> str:
@@ -380,7 +387,16 @@ class MailboxTarget:
         start = 0
         while start < len(data):
             chunk = data[start:start + OUTLOOK_CHUNK]
-            response = await self.graph.put_chunk(url, chunk, start, len(data), mailbox=upn)
+            try:
+                response = await self.graph.put_chunk(url, chunk, start, len(data), mailbox=upn)
+            except PermanentGraphError as exc:
+                if exc.status not in (404, 416):
+                    raise
+                # A chunk re-sent after a lost answer meets 416 (already received) or 404 (the session completed
+                # or expired); an Outlook session has no documented status GET, so the item is retried: it is
+                # looked up, and an attachment that is still missing gets a new session.
+                raise TransientGraphError(exc.status, "UploadInterrupted", f"'{ref.name}': {exc.message}",
+                                          exc.request_id, exc.where, maybe_committed=True) from exc
             if response.status == 201:
                 return
             ranges = response.json.get("nextExpectedRanges") or []
