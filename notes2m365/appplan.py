@@ -98,6 +98,16 @@ class _Document:
         return values if len(values) > 1 or item.type.endswith("list") else values[0]
 
 
+def readers_of(doc: NotesDocument) -> list[str]:
+    """The names in the document's Readers fields (empty: everyone with access to the database reads it)."""
+    return [str(v).strip() for item in doc.items if "readers" in item.flags for v in item.values if str(v).strip()]
+
+
+#: Payload key the executor reads and strips: what ``attachment:`` and ``cid:`` references in the item's HTML
+#: become once their files are uploaded (file operation keys).
+LINKS_KEY = "@notes2m365.links"
+
+
 def list_key_of(site: str, mapping: AppMapping) -> str:
     """A list is keyed by where it goes, not by a database: several databases of one source share it."""
     return f"#list/{site}/{mapping.list_name}"
@@ -269,18 +279,36 @@ def _plan_document(plan: ApplicationPlan, entry: ConvertedDocument, site: str, m
     parent = source_key(doc.replica_id, doc.parent_unid) if doc.parent_unid else None
     if parent in keys_planned:
         depends.append(parent)
+    readers = readers_of(doc)
+    if readers:
+        fields["NotesReaders"] = "\n".join(readers)
     if library:
         plan.operations.extend(_library_files(site, mapping, entry, key, fields, folder, names, depends, warnings,
                                               source_file))
     else:
-        plan.operations.append(Operation(
-            op="create-list-item", container=list_container, key=key, payload={"fields": fields},
-            sequence=doc.sequence, depends_on=tuple(depends), warnings=tuple(warnings), source_file=source_file,
-            form=form))
+        # files first: the item's HTML links to them (Graph has no list-item attachments, §5.3)
+        links: dict[str, str] = {}
         for n, (att, name) in enumerate(zip(files, names), 1):
-            plan.operations.append(_upload(site, drive, folder, name, key + f"#att/{n}", att.size, att.sha256,
-                                           _utc(att.created), _utc(att.modified), (key,), doc.sequence, source_file,
+            part = key + f"#att/{n}"
+            links["attachment:" + att.name] = part
+            plan.operations.append(_upload(site, drive, folder, name, part, att.size, att.sha256,
+                                           _utc(att.created), _utc(att.modified), (), doc.sequence, source_file,
                                            form))
+        taken_images = {n.casefold() for n in names}
+        for n, image in enumerate(entry.inline_images, 1):
+            part = key + f"#img/{n}"
+            links["cid:" + image.content_id] = part
+            name = sharepoint_file_name(image.filename, taken_images)
+            plan.operations.append(_upload(site, drive, folder, name, part, image.size, image.sha256,
+                                           _utc(doc.created), _utc(doc.modified), (), doc.sequence, source_file,
+                                           form, content_type=image.content_type))
+        payload: dict[str, Any] = {"fields": fields}
+        if links:
+            payload[LINKS_KEY] = links
+        plan.operations.append(Operation(
+            op="create-list-item", container=list_container, key=key, payload=payload,
+            sequence=doc.sequence, depends_on=tuple(depends + sorted(links.values())), warnings=tuple(warnings),
+            source_file=source_file, form=form))
     keys_planned.add(key)
     for column in mapping.columns:
         if column.type == "choice" and column.fill_in and column.name in fields:
@@ -291,8 +319,37 @@ def _plan_document(plan: ApplicationPlan, entry: ConvertedDocument, site: str, m
 
 def plan_application(site: str, mapping: AppMapping, items: Iterable[ConvertedDocument | DocumentError],
                      identity: Any, source_file: str | None = None,
-                     filters: Filters | None = None) -> ApplicationPlan:
-    """Operations for one application source (documents in file order, after the list)."""
+                     filters: Filters | None = None, restricted: str = "skip") -> ApplicationPlan:
+    """Operations for one application source (documents in file order, after the list).
+
+    Documents with Readers fields follow ``restricted``: ``skip`` leaves them out (counted), a site puts them
+    in the same list there (a site whose permissions the admin restricted); never into ``site`` itself."""
+    open_docs: list[ConvertedDocument | DocumentError] = []
+    limited: list[ConvertedDocument] = []
+    for entry in items:
+        if not isinstance(entry, DocumentError) and readers_of(entry.doc) and mapping.maps(entry.doc.form or "") \
+                and not _filtered_out(entry.doc, entry.doc.form or "(no form)", filters):
+            limited.append(entry)
+        else:
+            open_docs.append(entry)
+    plan = _plan_site(site, mapping, open_docs, identity, source_file, filters)
+    if limited and restricted == "skip":
+        reason = "documents with Readers fields (restricted = skip)"
+        plan.issues.left_out[reason] = plan.issues.left_out.get(reason, 0) + len(limited)
+    elif limited:
+        other = _plan_site(restricted, mapping, limited, identity, source_file, filters)
+        plan.operations.extend(other.operations)
+        plan.documents.update(other.documents)
+        for name in ("unmapped_forms", "unmapped_items", "degraded", "left_out"):
+            target = getattr(plan.issues, name)
+            for k, v in getattr(other.issues, name).items():
+                target[k] = target.get(k, 0) + v
+        plan.issues.errors.extend(other.issues.errors)
+    return plan
+
+
+def _plan_site(site: str, mapping: AppMapping, items: Iterable[ConvertedDocument | DocumentError],
+               identity: Any, source_file: str | None, filters: Filters | None) -> ApplicationPlan:
     plan = ApplicationPlan()
     issues = plan.issues
     referenced = _referenced_items(mapping)
@@ -421,7 +478,5 @@ def _count_degraded(conv: ConvertedDocument, issues: PlanIssues) -> None:
         found.append("rich text with placeholders (buttons, hotspots, unsupported objects)")
     if conv.features.get("encrypted"):
         found.append("encrypted items (not readable)")
-    if conv.inline_images:
-        found.append("inline images (not shown in SharePoint rich text)")
     for what in found:
         issues.degraded[what] = issues.degraded.get(what, 0) + 1

@@ -28,8 +28,9 @@ Exactly-once rules encoded here (graph-semantics §0-§4):
 from __future__ import annotations
 
 import base64
+import re
 from dataclasses import dataclass, field
-from html import escape
+from html import escape, unescape
 from typing import Any
 
 from .errors import PermanentGraphError, SourceError, TransientGraphError
@@ -57,6 +58,7 @@ ONEDRIVE_SIMPLE_LIMIT = 4 * 1024 * 1024
 ONEDRIVE_CHUNK = 10 * 327_680  # a multiple of 320 KiB (§6)
 INVALID_DRIVE_CHARS = set('"*:<>?/\\|#%')
 WELL_KNOWN_FOLDERS = frozenset(WELL_KNOWN.values()) | {"msgfolderroot", "archive", "outbox"}
+ATTACHMENT_HREF = re.compile(r' href="attachment:([^"]*)"')
 ITEM_KINDS = ("create-message", "create-event", "create-contact", "create-task")
 ENSURE_KINDS = ("ensure-mail-folder", "ensure-contact-folder", "ensure-todo-list")
 
@@ -255,7 +257,25 @@ class MailboxTarget:
         prepared.size = len(str(body.get("body", {}).get("content", ""))) + (CREATE_BODY_BUDGET - budget)
         if prepared.sessions:
             self._large_policy(op, prepared)
+        linked = {r.name for r in self._linked(prepared, op)}
+        self._retarget(prepared, {r.name: None for r in op.content if r.name not in linked})
         return prepared
+
+    @staticmethod
+    def _retarget(prepared: Prepared, urls: dict[str, str | None]) -> None:
+        """Rich text links to attachments (``href="attachment:NAME"``): to the file's URL, or (a file attached
+        to the item itself, which a link cannot point at) no href, the name staying as text."""
+        body = prepared.body.get("body")
+        if not urls or not isinstance(body, dict) or "attachment:" not in str(body.get("content", "")):
+            return
+
+        def swap(m: re.Match[str]) -> str:
+            name = unescape(m.group(1))
+            if name not in urls:
+                return m.group(0)
+            url = urls[name]
+            return f' href="{escape(url)}"' if url else ""
+        prepared.body["body"] = {**body, "content": ATTACHMENT_HREF.sub(swap, str(body["content"]))}
 
     def _large_policy(self, op: Operation, prepared: Prepared) -> None:
         """Attachments over 3 MB: an upload session on a draft; otherwise the job's policy (§2)."""
@@ -280,12 +300,15 @@ class MailboxTarget:
         upn = mailbox_of(op.container)
         unid = op.key.split("/", 1)[1].split("#", 1)[0]
         rows = []
+        urls: dict[str, str | None] = {}
         for n, ref in enumerate(prepared.sessions, 1):
             name = drive_name(ref.name)
             path = f"{self.settings.onedrive_folder}/{unid}/{n}-{name}"
             item = await self._upload_to_onedrive(upn, path, content.read(ref))
+            urls[ref.name] = item.get("webUrl") or None
             rows.append(f'<li><a href="{escape(item.get("webUrl", ""))}">{escape(ref.name)}</a> '
                         f'({ref.size:,} bytes)</li>')
+        self._retarget(prepared, urls)
         block = ('<div data-notes="onedrive-attachments"><p>Attachments stored in OneDrive by the migration:</p>'
                  f'<ul>{"".join(rows)}</ul></div>')
         body = dict(prepared.body.get("body") or {"contentType": "html", "content": ""})

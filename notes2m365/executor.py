@@ -172,15 +172,20 @@ class Migration:
             queue: asyncio.Queue[SourcePlan | None] = asyncio.Queue(maxsize=1)
 
             async def feed() -> None:
+                cancelled = False
                 try:
                     while not self._stopping:
                         planned = await asyncio.to_thread(next, plans, None)  # reading DXL off the loop
                         if planned is None:
                             break
                         await queue.put(planned)
+                except asyncio.CancelledError:
+                    cancelled = True
+                    raise
                 finally:
-                    for _ in range(self.concurrency):
-                        await queue.put(None)
+                    if not cancelled:  # cancelled: so are the workers, and a put into the full queue never returns
+                        for _ in range(self.concurrency):
+                            await queue.put(None)
 
             async def work() -> None:
                 while (planned := await queue.get()) is not None:
@@ -240,6 +245,7 @@ class Migration:
 
         async def produce() -> None:
             pending: list[tuple[Operation, Prepared | None]] = []
+            cancelled = False
             try:
                 for op in items:
                     if self._stopping:
@@ -253,11 +259,15 @@ class Migration:
                 if pending and not self._stopping:
                     await queue.put(_Unit(pending, batch=len(pending) > 1))
                     pending = []
+            except asyncio.CancelledError:
+                cancelled = True
+                raise
             finally:
                 for op, _ in pending:  # never sent: they stay as they were in the state
                     self._finished(label, op, "not_attempted")
-                for _ in range(workers_n):
-                    await queue.put(None)
+                if not cancelled:  # cancelled: so are the workers, and a put into a full queue never returns
+                    for _ in range(workers_n):
+                        await queue.put(None)
 
         async def work() -> None:
             while (unit := await queue.get()) is not None:
@@ -458,8 +468,10 @@ class Migration:
         requests = []
         for n, (op, prepared) in enumerate(ops):
             assert prepared is not None
-            self.state.begin(op.key, op.op, op.container, op.content_hash, op.sequence, self._run_id)
             requests.append(self.mailboxes.batch_item(str(n + 1), prepared))
+        # one transaction for the batch's items, committed before it is sent
+        self.state.begin_many([(op.key, op.op, op.container, op.content_hash, op.sequence) for op, _ in ops],
+                              self._run_id)
         try:
             results = await self.graph.batch(requests)
         except FatalGraphError:
@@ -477,10 +489,11 @@ class Migration:
                 self._finished(label, op, "failed")
             return
         retry: list[Operation] = []
+        self.state.done_many([(op.key, results[str(n + 1)].json.get("id")) for n, (op, _) in enumerate(ops)
+                              if results[str(n + 1)].error is None])  # one transaction, before any raise below
         for n, (op, _) in enumerate(ops):
             response = results[str(n + 1)]
             if response.error is None:
-                self.state.done(op.key, response.json.get("id"))
                 log.info("%s %s created: %s", op.op, op.key, response.json.get("id"))
                 self._finished(label, op, "created")
             elif isinstance(response.error, FatalGraphError):

@@ -21,7 +21,9 @@ What it owns
       backoff with jitter; at most ``max_attempts`` attempts within ``max_retry_time`` seconds; each retry
       logged at INFO on ``notes2m365.graph``.  The other retry tier is the item level (the pipeline).
     * **Limits shared by every caller of one client:** at most ``mailbox_concurrency`` (4) requests in
-      flight per mailbox (Outlook's limit, §8.1) and a global token bucket of ``requests_per_second``.
+      flight per mailbox (Outlook's limit, §8.1), at most ``mailbox_requests`` per ``mailbox_window_s``
+      per mailbox (Outlook's 10,000 per 10 minutes, kept on our side: see :class:`MailboxWindow`), and a
+      global token bucket of ``requests_per_second``.
 
 Exactly-once rule for writes
     A request that is not idempotent (POST, unless the caller says otherwise with ``idempotent=True``)
@@ -46,10 +48,11 @@ import os
 import random
 import re
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
@@ -87,6 +90,8 @@ class GraphSettings:
     backoff_base: float = 0.5  # first backoff without Retry-After; doubles per attempt, with jitter
     backoff_cap: float = 60.0
     mailbox_concurrency: int = 4  # Outlook: 4 concurrent requests per app and mailbox
+    mailbox_requests: int = 10_000  # Outlook: requests per app and mailbox per mailbox_window_s; 0 = not kept
+    mailbox_window_s: float = 600.0
     requests_per_second: float = 50.0  # global cap for this client; 0 = none
     burst: int | None = None  # token-bucket size; None = one second's worth
     timeout: float = 100.0
@@ -194,11 +199,13 @@ def transport_error(exc: httpx.HTTPError, where: str = "") -> SinkError:
 
 
 # -- paths ----------------------------------------------------------------------------------------------------
+@lru_cache(maxsize=4096)  # the same mailbox and folder paths, message after message
 def graph_path(*segments: str) -> str:
     """``/users/jane%40acme.example/messages/AAMk%3D``: each segment percent-encoded (``@``, ``=``, ``/``...)."""
     return "/" + "/".join(quote(str(s), safe="") for s in segments)
 
 
+@lru_cache(maxsize=4096)
 def mailbox_of(path: str) -> str | None:
     """The mailbox a ``/users/{id}/...`` path works on (lower-case), for the per-mailbox limit."""
     m = _USERS.match(path)
@@ -335,16 +342,64 @@ class TokenBucket:
     async def take(self, n: int = 1) -> None:
         if self.rate <= 0:
             return
-        need = min(float(n), self.capacity)
+        left = float(n)
         async with self._lock:
-            while True:
+            while left > 0:  # more than the bucket holds (a $batch of 20 under a cap of 10/s): in bucketfuls
+                need = min(left, self.capacity)
                 now = self.clock()
                 self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
                 self.updated = now
                 if self.tokens >= need:
                     self.tokens -= need
-                    return
+                    left -= need
+                    continue
                 await asyncio.sleep((need - self.tokens) / self.rate)
+
+
+class MailboxWindow:
+    """Outlook's per-mailbox request limit kept on our side: at most ``limit`` requests in any ``window`` s.
+
+    Graph counts throttled requests too (graph-semantics §8.1), so a client that finds the limit through
+    429s fills the window with its own rejected requests: a ``$batch`` of 20 sent into a window with room
+    for one is 19 rejections that each hold a place for another ``window`` seconds, and the retries after
+    ``Retry-After`` (which promises room for one) do it again.  Measured against the emulator with the
+    limit scaled down, that kept a migration at about a quarter of what the limit allows.  So each
+    request is entered here before it is sent (a ``$batch`` with each of its items for their mailboxes)
+    and stays counted until ``window`` seconds after its answer arrived: Graph counted it when it came
+    in, earlier, so our count never ends before Graph's, whatever the latency.
+    """
+
+    def __init__(self, limit: int, window: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.limit = limit
+        self.window = window
+        self.clock = clock
+        self._used: dict[str, int] = defaultdict(int)  # in flight + answered within the window
+        self._answered: dict[str, deque[tuple[float, int]]] = defaultdict(deque)
+
+    async def enter(self, counts: Mapping[str, int]) -> None:
+        """Wait until every mailbox of ``counts`` has room for its requests, and count them."""
+        if self.limit <= 0:
+            return
+        for key, n in counts.items():
+            n = min(n, self.limit)
+            answered = self._answered[key]
+            while True:
+                now = self.clock()
+                while answered and answered[0][0] <= now - self.window:
+                    self._used[key] -= answered.popleft()[1]
+                if self._used[key] + n <= self.limit:
+                    self._used[key] += n
+                    break
+                # the oldest answered request leaves the window then; with all of them in flight, look again soon
+                await asyncio.sleep(answered[0][0] + self.window - now if answered else 0.05)
+
+    def leave(self, counts: Mapping[str, int]) -> None:
+        """The answer (or failure) of requests counted by :meth:`enter` arrived: their window starts now."""
+        if self.limit <= 0:
+            return
+        now = self.clock()
+        for key, n in counts.items():
+            self._answered[key].append((now, min(n, self.limit)))
 
 
 class MailboxLimiter:
@@ -385,7 +440,9 @@ class MailboxLimiter:
 
 # -- the client -----------------------------------------------------------------------------------------------
 class _ItemsToRetry(TransientGraphError):
-    """Internal: some $batch items answered transiently and may be sent again."""
+    """Internal: some $batch items (``ids``) answered transiently and may be sent again."""
+
+    ids: list[str] = []
 
 
 class GraphClient:
@@ -415,6 +472,7 @@ class GraphClient:
         else:
             self._tokens = _CredentialToken(credential_for(target, environ), SCOPES, owned=True)
         self._mailboxes = MailboxLimiter(s.mailbox_concurrency, self.stats)
+        self._window = MailboxWindow(s.mailbox_requests, s.mailbox_window_s)
         self._bucket = TokenBucket(s.requests_per_second, s.burst)
         timeout = httpx.Timeout(s.timeout, connect=s.connect_timeout)
         self._http = self._graph_http(timeout, transport)
@@ -503,7 +561,11 @@ class GraphClient:
 
         async def round_trip() -> None:
             nonlocal pending
-            pending = await self._batch_round(by_id, pending, results)
+            try:
+                pending = await self._batch_round(by_id, pending, results)
+            except _ItemsToRetry as exc:
+                pending = exc.ids  # only these go again: the others are done, and a POST sent twice is a duplicate
+                raise
 
         try:
             await self._retrying(True, "POST /$batch", predicate=resendable)(round_trip)
@@ -528,6 +590,7 @@ class GraphClient:
 
         async def once() -> GraphResponse:
             async with self._mailboxes.hold(weights):
+                await self._window.enter(weights)
                 await self._bucket.take(1)
                 self.stats.requests += 1
                 self.stats.writes += 1
@@ -535,6 +598,8 @@ class GraphClient:
                     response = await self._upload.put(upload_url, content=data, headers=headers)
                 except httpx.HTTPError as exc:
                     raise transport_error(exc, where) from exc
+                finally:
+                    self._window.leave(weights)
             return self._answer(response, where)
         return await self._retrying(True, where)(once)
 
@@ -569,22 +634,33 @@ class GraphClient:
 
     async def _graph_exchange(self, method: str, url: str, body: bytes | None, headers: Mapping[str, str],
                               params: Mapping[str, str] | None, weights: Mapping[str, int], cost: int,
-                              where: str) -> GraphResponse:
-        """One attempt through the middleware: limits, bearer token (refreshed once on 401), classification."""
+                              where: str, counts: Mapping[str, int] | None = None,
+                              writes: int | None = None) -> GraphResponse:
+        """One attempt through the middleware: limits, bearer token (refreshed once on 401), classification.
+
+        ``weights``: concurrency slots per mailbox; ``counts``: requests per mailbox for the request window
+        (a ``$batch``'s items; default ``weights``); ``writes``: write requests it carries (default: 1 for a
+        write method, the non-GET items of a ``$batch`` body)."""
+        counts = weights if counts is None else counts
         async with self._mailboxes.hold(weights):
-            await self._bucket.take(cost)
             for refresh in (False, True):
-                token = await self._tokens.get()
-                request = self._http.build_request(
-                    method, url, content=body, params=params, headers={**headers, "Authorization": f"Bearer {token}"},
-                    extensions={_REQUEST_OPTIONS_KEY: self._options})
-                self.stats.requests += 1
-                if method not in ("GET", "HEAD"):
-                    self.stats.writes += self._writes_in(url, body)
+                await self._window.enter(counts)
                 try:
-                    response = await self._http.send(request)
-                except httpx.HTTPError as exc:
-                    raise transport_error(exc, where) from exc
+                    await self._bucket.take(cost)
+                    token = await self._tokens.get()
+                    request = self._http.build_request(
+                        method, url, content=body, params=params,
+                        headers={**headers, "Authorization": f"Bearer {token}"},
+                        extensions={_REQUEST_OPTIONS_KEY: self._options})
+                    self.stats.requests += 1
+                    if method not in ("GET", "HEAD"):
+                        self.stats.writes += self._writes_in(url, body) if writes is None else writes
+                    try:
+                        response = await self._http.send(request)
+                    except httpx.HTTPError as exc:
+                        raise transport_error(exc, where) from exc
+                finally:
+                    self._window.leave(counts)
                 if response.status_code != 401 or refresh or not self._tokens.refreshable:
                     break
                 log.info("%s: 401; getting a new token and trying once more", where)
@@ -629,19 +705,19 @@ class GraphClient:
                 counts[key] += 1
         # Outlook runs up to four items of a parallel batch at once, one at a time with dependsOn (§7).
         weights = {k: 1 if sequential else n for k, n in counts.items()}
+        writes = sum(1 for item in payload if item["method"] not in ("GET", "HEAD"))
         body = jsonlib.dumps({"requests": payload}, separators=(",", ":"), ensure_ascii=False).encode()
         response = await self._graph_exchange("POST", self.url("/$batch"), body,
                                               {"Content-Type": "application/json"}, None, weights, len(payload),
-                                              "POST /$batch")
+                                              "POST /$batch", counts=counts, writes=writes)
         answers = {str(a.get("id")): a for a in response.json.get("responses", []) if isinstance(a, dict)}
         again: list[str] = []
         for item_id in pending:
             item = by_id[item_id]
-            where = f"{item['method'].upper()} {_redact(item['url'])} (batch item {item_id})"
             answer = answers.get(item_id)
             if answer is None:
                 error: SinkError = TransientGraphError(0, "MissingBatchResponse", "no answer for this item",
-                                                       response.request_id, where)
+                                                       response.request_id, _item_where(item))
                 results[item_id] = GraphResponse(0, {}, None, error)
             else:
                 headers = {str(k).lower(): str(v) for k, v in (answer.get("headers") or {}).items()}
@@ -649,8 +725,8 @@ class GraphClient:
                 item_body = _batch_body(headers.get("content-type", ""), answer.get("body"))
                 if status == 429:
                     self.stats.throttled += 1
-                results[item_id] = GraphResponse(status, headers, item_body,
-                                                 classify(status, item_body, headers, where))
+                results[item_id] = GraphResponse(status, headers, item_body, None if status < 400 else
+                                                 classify(status, item_body, headers, _item_where(item)))
             error_ = results[item_id].error
             if isinstance(error_, TransientGraphError) and (_item_idempotent(item) or not error_.maybe_committed):
                 again.append(item_id)
@@ -665,8 +741,10 @@ class GraphClient:
         if again:
             waits = [e.retry_after for i in again if isinstance(e := results[i].error, TransientGraphError)
                      and e.retry_after is not None]
-            raise _ItemsToRetry(0, "BatchItemsToRetry", f"{len(again)} item(s) to send again", None,
-                                "POST /$batch", retry_after=max(waits) if waits else None, maybe_committed=False)
+            retry = _ItemsToRetry(0, "BatchItemsToRetry", f"{len(again)} item(s) to send again", None,
+                                  "POST /$batch", retry_after=max(waits) if waits else None, maybe_committed=False)
+            retry.ids = again
+            raise retry
         return again
 
 
@@ -690,6 +768,11 @@ def _batch_body(content_type: str, body: Any) -> Any:
         except (binascii.Error, ValueError):
             return body
     return body
+
+
+def _item_where(item: Mapping[str, Any]) -> str:
+    """How errors name a batch item (only built for items that failed)."""
+    return f"{item['method'].upper()} {_redact(item['url'])} (batch item {item['id']})"
 
 
 def _item_idempotent(item: Mapping[str, Any]) -> bool:

@@ -67,6 +67,9 @@ class Source:
     mapping: str  # "builtin:NAME" or a path
     folders: str | None = None  # folder manifest (mailboxes)
     line: int | None = None
+    #: applications: where documents with Readers fields go: "skip" (not migrated, reported) or another site
+    #: whose permissions the admin has restricted (Graph cannot narrow an item's inherited permissions)
+    restricted: str = "skip"
 
 
 @dataclass(frozen=True)
@@ -268,7 +271,7 @@ def _sources(toml: TomlFile, base: Path, top: _Reader, kind: SourceKind) -> list
     entries = top.get(kind, list, [])
     out = []
     target_key = "mailbox" if kind == "mailbox" else "site"
-    known = {"source", "mapping", target_key} | ({"folders"} if kind == "mailbox" else set())
+    known = {"source", "mapping", target_key} | ({"folders"} if kind == "mailbox" else {"restricted"})
     for n, entry in enumerate(entries):
         r = _Reader(toml, (kind, n), entry, known)
         pattern = r.get("source", str, required=True)
@@ -300,8 +303,15 @@ def _sources(toml: TomlFile, base: Path, top: _Reader, kind: SourceKind) -> list
             if not (base / folders).is_file():
                 raise r.fail("folders", f"'{folders}' is not a file")
             folders = str(base / folders)
+        restricted = r.get("restricted", str, "skip") if kind == "application" else "skip"
+        if restricted != "skip":
+            if not re.match(r"^(https://)?[A-Za-z0-9.-]+(:?/.*)?$", restricted):
+                raise r.fail("restricted", f"'{restricted}' is neither skip nor a SharePoint site")
+            if restricted.rstrip("/").lower() == target.rstrip("/").lower():
+                raise r.fail("restricted", "must be another site than the source's own (one whose permissions "
+                                           "are restricted), or skip")
         out.append(Source(kind=kind, pattern=pattern, files=files, target=target, mapping=mapping,
-                          folders=folders, line=toml.line((kind, n))))
+                          folders=folders, line=toml.line((kind, n)), restricted=restricted))
     return out
 
 

@@ -108,6 +108,7 @@ PROVENANCE = (
     Column("NotesCreated", "dateTime", provenance=True),
     Column("NotesModified", "dateTime", provenance=True),
     Column("NotesAttachments", "note", provenance=True),
+    Column("NotesReaders", "note", provenance=True),  # who could read it in Notes (restricted documents)
 )
 
 

@@ -204,7 +204,7 @@ async def _preflight(job: Job, state: SqliteStateStore | None, retry_failed: boo
             name = planned.source.target.lower()
             report = reports.setdefault(name, TargetReport(planned.source.target))
             if planned.source.kind != "mailbox":
-                report.would[f"not yet supported: {len(planned.operations)} SharePoint operations (issue 6)"] += 1
+                report.would["not migrated yet: SharePoint operations (issue 6)"] += len(planned.operations)
                 continue
             await _check_mailbox(client, target, report, planned)
             for op in planned.operations:
@@ -287,7 +287,8 @@ def render_summary(result: MigrationResult) -> str:
     g = s.graph
     rate = sum(s.counts[k] for k in ("created", "updated", "recovered")) / s.elapsed if s.elapsed else 0.0
     lines = [f"migration {s.outcome}: {counts or 'nothing to do'}",
-             f"{s.elapsed:.1f} s, {rate:.1f} items/s written; Graph: {g.requests} requests ({g.writes} writes), "
+             f"{s.elapsed:.1f} s, {rate:.1f} items/s written; Graph: {g.requests} HTTP requests, {g.writes} writes "
+             f"(a $batch carries up to 20), "
              f"{g.retries} retries, {g.throttled} throttled, {g.wait_seconds:.1f} s waited" if g else ""]
     for target, counter in sorted(s.per_target.items()):
         lines.append(f"  {target}: " + ", ".join(f"{k.replace('_', ' ')} {counter[k]}" for k in order

@@ -432,8 +432,11 @@ def event_parts(ctx: Ctx, conv: ConvertedDocument, attendees_mode: str) -> list[
         assert s_utc is not None and e_utc is not None
         return {"isAllDay": False, "start": dttz(s_utc), "end": dttz(max(s_utc, e_utc))}
 
+    # the event keeps its Notes zone (a Windows name, so Outlook shows and moves it as the organiser meant);
+    # without zone data it is written in UTC, the same instant
+    own_tz = zone_info(zone) if zone and not all_day else None
     if not repeats(doc) or len(starts) == 1:
-        return [EventPart(None, {**base, **timing(0), "singleValueExtendedProperties": key_prop})]
+        return [EventPart(None, {**base, **timing(0, own_tz), "singleValueExtendedProperties": key_prop})]
     reason = ""
     tz = zone_info(zone) if zone and not all_day else None
     dates: list[NotesDateTime] | list[dt.date] = starts
@@ -457,7 +460,7 @@ def event_parts(ctx: Ctx, conv: ConvertedDocument, attendees_mode: str) -> list[
     for i, start in enumerate(starts):
         stamp = start.value.strftime("%Y-%m-%dT%H:%M") if isinstance(start.value, dt.datetime) else \
             local_date(start).isoformat()
-        out.append(EventPart(f"instance/{stamp}", {**base, **timing(i),
+        out.append(EventPart(f"instance/{stamp}", {**base, **timing(i, own_tz),
                                                    "singleValueExtendedProperties": key_prop}))
     return out
 

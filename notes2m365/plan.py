@@ -174,7 +174,8 @@ def _plan_source(job: Job, source: Source, mapping: MailboxMapping | AppMapping,
         ops = []
         for file, file_docs in by_file.items():
             app = plan_application(source.target, mapping, file_docs, identity,
-                                   source_file=relative.get(file, file), filters=job.filters)
+                                   source_file=relative.get(file, file), filters=job.filters,
+                                   restricted=source.restricted)
             _merge(issues, app.issues)
             ops.extend(app.operations)
         return ops

@@ -90,6 +90,8 @@ class StateStore(Protocol):
     def begin(self, key: str, op: str, container: str, content_hash: str | None, sequence: int | None,
               run_id: str) -> ItemState: ...
     def done(self, key: str, target_id: str | None) -> None: ...
+    def begin_many(self, rows: list[tuple[str, str, str, str | None, int | None]], run_id: str) -> None: ...
+    def done_many(self, rows: list[tuple[str, str | None]]) -> None: ...
     def failed(self, key: str, error: str, permanent: bool) -> None: ...
     def skipped(self, key: str, reason: str) -> None: ...
     def items(self, status: ItemStatus | None = None) -> list[ItemState]: ...
@@ -224,19 +226,50 @@ class SqliteStateStore:
         look the item up by its source key before sending anything."""
         previous = self.get(key)
         with self._mutex:
-            self._db.execute(
-                "INSERT INTO items (key, op, container, status, content_hash, sequence, attempts, run_id, updated) "
-                "VALUES (?, ?, ?, 'started', ?, ?, 1, ?, ?) ON CONFLICT(key) DO UPDATE SET status = 'started', "
-                "op = excluded.op, container = excluded.container, content_hash = excluded.content_hash, "
-                "sequence = excluded.sequence, attempts = items.attempts + 1, run_id = excluded.run_id, "
-                "updated = excluded.updated", (key, op, container, content_hash, sequence, run_id, _now()))
+            self._db.execute(self._BEGIN, (key, op, container, content_hash, sequence, run_id, _now()))
         return previous or ItemState(key, op, container, "pending")
 
     def done(self, key: str, target_id: str | None) -> None:
         """Graph confirmed the item (created, or found again by its source key)."""
-        if not self._write("UPDATE items SET status = 'done', target_id = ?, last_error = NULL, permanent = 0, "
-                           "updated = ? WHERE key = ?", (target_id, _now(), key)):
+        if not self._write(self._DONE, (target_id, _now(), key)):
             raise StateError(f"{key}: done without begin")
+
+    _BEGIN = ("INSERT INTO items (key, op, container, status, content_hash, sequence, attempts, run_id, updated) "
+              "VALUES (?, ?, ?, 'started', ?, ?, 1, ?, ?) ON CONFLICT(key) DO UPDATE SET status = 'started', "
+              "op = excluded.op, container = excluded.container, content_hash = excluded.content_hash, "
+              "sequence = excluded.sequence, attempts = items.attempts + 1, run_id = excluded.run_id, "
+              "updated = excluded.updated")
+    _DONE = ("UPDATE items SET status = 'done', target_id = ?, last_error = NULL, permanent = 0, updated = ? "
+             "WHERE key = ?")
+
+    def _many(self, sql: str, params: list[tuple[Any, ...]]) -> int:
+        """One statement for many rows in one transaction (one commit instead of one per row)."""
+        if self.read_only:
+            raise StateError(f"{self.path}: opened read-only")
+        if not params:
+            return 0
+        with self._mutex:
+            self._db.execute("BEGIN")
+            try:
+                changed = self._db.executemany(sql, params).rowcount
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+            return changed
+
+    def begin_many(self, rows: list[tuple[str, str, str, str | None, int | None]], run_id: str) -> None:
+        """:meth:`begin` for several items (key, op, container, content_hash, sequence) at once, committed
+        together before their request (a ``$batch``) is sent; the states before are not returned."""
+        now = _now()
+        self._many(self._BEGIN, [(*row, run_id, now) for row in rows])
+
+    def done_many(self, rows: list[tuple[str, str | None]]) -> None:
+        """:meth:`done` for several items (key, Graph id) at once, in one transaction."""
+        now = _now()
+        if self._many(self._DONE, [(target_id, now, key) for key, target_id in rows]) != len(rows):
+            missing = [key for key, _ in rows if self.get(key) is None]
+            raise StateError(f"{', '.join(missing) or 'an item'}: done without begin")
 
     def failed(self, key: str, error: str, permanent: bool) -> None:
         if not self._write("UPDATE items SET status = 'failed', last_error = ?, permanent = ?, updated = ? "

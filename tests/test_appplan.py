@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from notes2m365.appplan import plan_application
+from notes2m365.appplan import LINKS_KEY, plan_application
 from notes2m365.convert import iter_converted
 from notes2m365.identity import IdentityMap, IdentityRules
 from notes2m365.mapping import load_mapping
@@ -14,6 +14,7 @@ from notes2m365.mapping import load_mapping
 from .conftest import SAMPLES, database, document, write
 
 SITE = "acme.sharepoint.com:/sites/teamroom"
+RESTRICTED = "acme.sharepoint.com:/sites/teamroom-restricted"
 IDENTITY_CSV = SAMPLES / "identity.csv"
 
 
@@ -25,15 +26,16 @@ def identity() -> IdentityMap:
     return IdentityMap.load(str(IDENTITY_CSV), IdentityRules(internet_domains=("acme.example",)))
 
 
-def teamroom_plan():
+def teamroom_plan(restricted: str = RESTRICTED):
     return plan_application(SITE, load_mapping("builtin:teamroom"), converted(SAMPLES / "apps/teamroom-discussion.dxl"),
-                            identity(), source_file="apps/teamroom-discussion.dxl")
+                            identity(), source_file="apps/teamroom-discussion.dxl", restricted=restricted)
 
 
 def test_teamroom_sample_becomes_a_list_items_and_library_files():
     plan = teamroom_plan()
     ops = [op.op for op in plan.operations]
     assert ops[0] == "ensure-list" and ops.count("create-list-item") == 5 and ops.count("upload-file") == 3
+    assert ops.count("ensure-list") == 2  # the restricted documents' list is on the restricted site
     columns = {c["name"]: c for c in plan.operations[0].payload["columns"]}
     assert columns["NotesKey"]["indexed"] is True and columns["Body"]["text"]["textType"] == "richText"
     assert "Title" not in columns  # genericList's own column
@@ -146,9 +148,11 @@ def test_job_filters_apply_to_applications():
     from notes2m365.job import Filters
     docs = converted(SAMPLES / "apps/teamroom-discussion.dxl")
     mapping = load_mapping("builtin:teamroom")
-    only_topics = plan_application(SITE, mapping, docs, identity(), filters=Filters(forms=("MainTopic",)))
+    only_topics = plan_application(SITE, mapping, docs, identity(), filters=Filters(forms=("MainTopic",)),
+                                   restricted=RESTRICTED)
     assert only_topics.documents == {"MainTopic": 2} and only_topics.issues.left_out == {"filtered out by the job": 3}
-    nothing_new = plan_application(SITE, mapping, docs, identity(), filters=Filters(since=date(2030, 1, 1)))
+    nothing_new = plan_application(SITE, mapping, docs, identity(), filters=Filters(since=date(2030, 1, 1)),
+                                   restricted=RESTRICTED)
     assert nothing_new.operations == [] and nothing_new.issues.left_out == {"filtered out by the job": 5}
 
 
@@ -259,3 +263,33 @@ def test_skipped_attachments_are_counted(tmp_path):
     dxl = write(tmp_path, database(doc_with(1, files=[("a.txt", b"1")])))
     plan = plan_application(SITE, mapping, converted(dxl), identity())
     assert plan.issues.left_out == {"attachments skipped by the mapping": 1}
+
+
+def test_documents_with_readers_are_skipped_by_default_and_counted():
+    plan = teamroom_plan("skip")
+    items = [op for op in plan.operations if op.op == "create-list-item"]
+    assert len(items) == 2 and all(op.container.startswith(f"site:{SITE}") for op in plan.operations)
+    assert plan.issues.left_out == {"documents with Readers fields (restricted = skip)": 3}
+    assert all("NotesReaders" not in op.payload["fields"] for op in items)
+
+
+def test_documents_with_readers_go_only_to_the_restricted_site_with_their_readers():
+    plan = teamroom_plan()
+    restricted = [op for op in plan.operations if op.op == "create-list-item" and "NotesReaders" in op.payload["fields"]]
+    assert len(restricted) == 3
+    assert all(op.container == f"site:{RESTRICTED}/list:TeamRoom" for op in restricted)
+    keys = {op.key for op in restricted}
+    files = [op for op in plan.operations if op.op == "upload-file" and op.key.split("#")[0] in keys]
+    assert files and all(op.container.startswith(f"site:{RESTRICTED}/drive:") for op in files)
+    assert "CN=Peter Miller/OU=Engineering/O=Acme" in restricted[0].payload["fields"]["NotesReaders"]
+
+
+def test_files_come_before_the_item_that_links_to_them():
+    plan = teamroom_plan()
+    position = {op.key: n for n, op in enumerate(plan.operations)}
+    item = next(op for op in plan.operations if op.op == "create-list-item" and LINKS_KEY in op.payload)
+    links = item.payload[LINKS_KEY]
+    assert links and all(position[key] < position[item.key] for key in links.values())
+    assert set(links.values()) <= set(item.depends_on)
+    body = item.payload["fields"]["Body"]
+    assert all(ref in body for ref in links)  # every reference the executor rewrites is in the HTML

@@ -171,7 +171,8 @@ def test_plan_writes_identical_files_and_a_summary(tmp_path):
 def test_plan_json_summary(tmp_path):
     result = CliRunner().invoke(main, ["plan", app_job(tmp_path), "--out", str(tmp_path / "p.jsonl"), "--json"])
     summary = json.loads(result.output)
-    assert summary["documents"] == 5 and summary["operations"]["create-list-item"] == 5
+    assert summary["documents"] == 5 and summary["operations"]["create-list-item"] == 2
+    assert summary["left_out"] == {"documents with Readers fields (restricted = skip)": 3}
 
 
 def test_plan_with_a_mapping_typo_exits_2_with_one_line(tmp_path):
@@ -198,6 +199,7 @@ def test_plan_flags_override_the_job_filters(tmp_path):
     result = CliRunner().invoke(main, ["plan", app_job(tmp_path), "--out", str(tmp_path / "p.jsonl"), "--json",
                                        "--form", "MainTopic"])
     summary = json.loads(result.output)
-    assert summary["operations"]["create-list-item"] == 2 and summary["left_out"] == {"filtered out by the job": 3}
+    assert summary["operations"]["create-list-item"] == 1 and summary["left_out"] == {
+        "filtered out by the job": 3, "documents with Readers fields (restricted = skip)": 1}
     result = CliRunner().invoke(main, ["plan", app_job(tmp_path), "--since", "2030-01-01", "--until", "2020-01-01"])
     assert result.exit_code == 2 and "is before since" in result.output

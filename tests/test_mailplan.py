@@ -214,7 +214,8 @@ def test_single_events(mail: MailboxPlan) -> None:
     events = [o for o in mail.operations if o.op == "create-event"]
     assert len(events) == 7 and all(o.container == f"mailbox:{UPN}/calendar" for o in events)
     steering = op_of(mail, "DF496DD17BA39AD0C1258AF3002D631A").payload
-    assert steering["start"] == {"dateTime": "2024-04-10T12:00:00", "timeZone": "UTC"}
+    # 12:00Z as the organiser's wall clock, in the Windows name of the Notes zone
+    assert steering["start"] == {"dateTime": "2024-04-10T14:00:00", "timeZone": "W. Europe Standard Time"}
     assert steering["location"] == {"displayName": "Zurich HQ, 4th floor"}
     assert "attendees" not in steering  # default "body": never send invitations
     head = steering["body"]["content"].split("</div>", 1)[0]
@@ -255,7 +256,8 @@ def test_irregular_repeat_becomes_single_events(tmp_path: Path) -> None:
                                                 f"{ends}</datetimelist></item>")))
     p = plan([str(f)], manifest=None)
     assert [o.key.split("#")[1] for o in p.operations] == ["instance/2024-03-05T10:00", "instance/2024-03-11T10:00"]
-    assert p.operations[1].payload["start"] == {"dateTime": "2024-03-11T09:00:00", "timeZone": "UTC"}
+    assert p.operations[1].payload["start"] == {"dateTime": "2024-03-11T10:00:00",
+                                                "timeZone": "W. Europe Standard Time"}  # 09:00Z
     assert all("2 single events" in " ".join(o.warnings) for o in p.operations)
 
 
@@ -496,8 +498,9 @@ def test_series_wall_clock_time_in_the_named_zone(tmp_path: Path) -> None:
     assert series["recurrence"]["pattern"]["daysOfWeek"] == ["tuesday"]
     assert series["recurrence"]["range"]["startDate"] == "2024-01-09"
     singles = p.operations[1:]
-    assert [o.payload["start"]["dateTime"] for o in singles] == [
-        "2024-03-19T08:00:00", "2024-03-26T08:00:00", "2024-04-02T08:00:00"]  # UTC instants, exact
+    assert [o.payload["start"] for o in singles] == [  # the same UTC instants (08:00Z), in the Notes zone
+        {"dateTime": t, "timeZone": "W. Europe Standard Time"}
+        for t in ("2024-03-19T09:00:00", "2024-03-26T09:00:00", "2024-04-02T10:00:00")]
     assert "not start at one time of day in W. Europe Standard Time" in singles[0].warnings[-1]
 
 

@@ -36,7 +36,8 @@ def test_builtin_mail_routes_the_mail_template_forms():
 def test_provenance_columns_are_added_and_the_key_is_indexed():
     discussion = load_mapping("builtin:discussion")
     names = [c.name for c in discussion.all_columns]
-    assert names[-6:] == ["NotesKey", "NotesForm", "NotesAuthor", "NotesCreated", "NotesModified", "NotesAttachments"]
+    assert names[-7:] == ["NotesKey", "NotesForm", "NotesAuthor", "NotesCreated", "NotesModified", "NotesAttachments",
+                          "NotesReaders"]
     assert next(c for c in discussion.all_columns if c.name == "NotesKey").definition()["indexed"] is True
 
 

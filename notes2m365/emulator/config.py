@@ -77,6 +77,16 @@ class Switches:
     unique_requires_index: bool = True
     # §6: each upload-session fragment must be smaller than 60 MiB (DC:api/driveitem-createuploadsession.md).
     drive_upload_chunk_limit: int = 60 * MB
+    # §5: system lists (the User Information List) are left out of GET /sites/{s}/lists unless $select names
+    # `system` (DC:api/list-list.md); whether a $filter query finds them anyway is UNCONFIRMED
+    # (GH Azure/Microsoft365R#77 suggests so): hidden from filters too.
+    system_lists_match_filter: bool = False
+    # §5.2/5.4: whether the User Information List's columns (EMail, UserName...) are indexed is UNCONFIRMED;
+    # not indexed: a $filter on them needs the Prefer HonorNonIndexedQueriesWarningMayFailRandomly header.
+    user_info_list_indexed: bool = False
+    # §6: renaming a library file by writing its FileLeafRef field through Graph is UNCONFIRMED: refused (400),
+    # the driveItem's name is what renames it.
+    library_file_leaf_ref_writable: bool = False
 
 
 @dataclass

@@ -7,9 +7,17 @@ and the drive ``uploadSession`` objects with their chunks.
 ``/sites/{site}/drive/...`` is an alias of ``/drives/{default-drive}/...``
 (``/users/{user}/drive/...`` likewise, see :mod:`onedrive`).
 Items are addressed as ``root``, ``items/{id}``, ``root:/{path}`` or
-``items/{id}:/{path}``, followed by ``/children``, ``/content`` or
-``:/content`` / ``:/createUploadSession``.  Rules come from graph-semantics §6
-and §11.12, each cited where it is encoded.
+``items/{id}:/{path}``, followed by ``/children``, ``/content``, ``/listItem``
+(``/listItem/fields``) or ``:/content`` / ``:/createUploadSession``.  Rules come
+from graph-semantics §6 and §11.12, each cited where it is encoded.
+
+In a document library every file and folder is also a list item of the
+library's list (DC:resources/listitem.md "For document libraries, the driveItem
+relationship exposes the listItem as a driveItem").  There is one stored object:
+the ``driveItem`` carries the list item's number (``_n``, from the list's item
+counter) and its column values (``_fields``); a ``libraryItem`` row
+``{list-id}/{n}`` -> item id is only the index by which :mod:`lists` finds it.
+The list-item views (fields, filters, PATCH of columns) live in :mod:`lists`.
 """
 
 from __future__ import annotations
@@ -37,7 +45,8 @@ RESERVED = {".lock", "con", "prn", "aux", "nul", "_vti_", "desktop.ini"} | \
 MAX_PATH = 400
 CONFLICT_KEY = "@microsoft.graph.conflictBehavior"
 CONTENT_RANGE = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+)\s*$", re.IGNORECASE)
-SUFFIXES = ("", "/children", "/content", "/createUploadSession")
+SUFFIXES = ("", "/children", "/content", "/createUploadSession", "/listItem", "/listItem/fields")
+LIBRARY_INDEX = "libraryItem"  # {list-id}/{n} -> the driveItem that is list item n of a library
 
 
 def item_not_found(what: str = "The resource could not be found.") -> EmulatorHttpError:
@@ -79,8 +88,27 @@ def add_drive(store: Store, drive: Json, owner: str) -> Json:
 def delete_drive(store: Store, drive_id: str) -> None:
     drive = store.get("drive", drive_id)
     if drive:
-        _delete_tree(store, drive["_root"])
+        delete_tree(store, drive["_root"])
         store.delete("drive", drive_id)
+
+
+def ensure_list_item(store: Store, drive: Json, item: Json, stored: bool = True) -> bool:
+    """Make a file or folder of a library drive list item ``_n`` of the library's list (numbered with the
+    list's own item counter, like the items of any list); ``False`` for roots and OneDrive items, which
+    have no list here.  ``stored=False``: the caller inserts the item afterwards.  Idempotent, so that
+    items of a store made before libraries had list items get their number on first need."""
+    list_id = drive.get("_list")
+    if not list_id or item.get("root") is not None:
+        return False
+    if "_n" not in item:
+        item["_n"] = store.next_number(f"listItem:{list_id}")
+        item["_list"] = list_id
+        item.setdefault("_fields", {})
+        store.insert(LIBRARY_INDEX, {"id": f"{list_id}/{item['_n']}", "item": item["id"]}, parent=list_id,
+                     owner=drive.get("_site"))
+        if stored:
+            store.put("driveItem", item)
+    return True
 
 
 def render_drive(store: Store, drive: Json) -> Json:
@@ -170,7 +198,39 @@ def render_item(store: Store, drive: Json, item: Json, req: GraphRequest | None 
     if "folder" in item:
         out["folder"] = {"childCount": store.count("driveItem", item["id"])}
         out["size"] = _tree_size(store, item["id"])
-    return select_fields(out, req.query.get("$select") if req else None)
+    select = req.query.get("$select") if req else None
+    if select and "sharepointids" in select.lower().replace(" ", "").split(","):
+        # "not returned by default and must be selected using $select" (DC:resources/driveitem.md sharepointIds)
+        from . import lists  # lists imports this module; the late import keeps the cycle harmless
+        ids = lists.drive_item_sharepoint_ids(store, drive, item)
+        if ids is not None:
+            out["sharepointIds"] = ids
+    out = select_fields(out, select)
+    expand = expand_options(req.query.get("$expand", "")) if req else {}
+    if "listitem" in expand:
+        # driveItem.listItem: "For drives in SharePoint, the associated document library list item"
+        # (DC:resources/driveitem.md); $expand=listItem($expand=fields) as clients list a library with columns.
+        from . import lists
+        list_item = lists.drive_item_list_item_json(store, drive, item, expand["listitem"])
+        if list_item is not None:
+            out["listItem"] = list_item
+    return out
+
+
+def expand_options(text: str) -> dict[str, str]:
+    """``a,b($select=x;$expand=c(...))`` -> {'a': '', 'b': '$select=x;$expand=c(...)'} (names lower-case)."""
+    out: dict[str, str] = {}
+    depth, current = 0, ""
+    for ch in text + ",":
+        if ch == "," and depth == 0:
+            name, _, inner = current.strip().partition("(")
+            if name.strip():
+                out[name.strip().lower()] = inner[:-1] if inner.endswith(")") else inner
+            current = ""
+            continue
+        depth += (ch == "(") - (ch == ")")
+        current += ch
+    return out
 
 
 def _tree_size(store: Store, folder_id: str) -> int:
@@ -180,12 +240,15 @@ def _tree_size(store: Store, folder_id: str) -> int:
     return total
 
 
-def _delete_tree(store: Store, item_id: str) -> None:
+def delete_tree(store: Store, item_id: str) -> None:
+    """Delete an item with everything below it; in a library their list items go with them (one object)."""
     for child in store.children("driveItem", item_id):
-        _delete_tree(store, child["id"])
+        delete_tree(store, child["id"])
     item = store.get("driveItem", item_id)
     if item and item.get("_blob"):
         store.delete_blob(item["_blob"])
+    if item and "_n" in item:
+        store.delete(LIBRARY_INDEX, f"{item['_list']}/{item['_n']}")
     store.delete("driveItem", item_id)
 
 
@@ -198,6 +261,7 @@ def _new_folder(store: Store, drive: Json, parent: Json, name: str) -> Json:
               "fileSystemInfo": {"createdDateTime": now, "lastModifiedDateTime": now},
               "_drive": drive["id"], "_parent": parent["id"], "_version": 1}
     folder["_guid"] = guid("driveItem", folder["id"]).upper()
+    ensure_list_item(store, drive, folder, stored=False)
     store.insert("driveItem", folder, parent=parent["id"], owner=drive["id"])
     return folder
 
@@ -311,6 +375,7 @@ def write_file(store: Store, drive: Json, parent: Json, name: str, data: bytes, 
         item["fileSystemInfo"].update(fsi)
     store.put_blob(item["_blob"], data)
     if existing is None:
+        ensure_list_item(store, drive, item, stored=False)  # a new file is a new item of the library's list
         store.insert("driveItem", item, parent=parent["id"], owner=drive["id"])
     else:
         store.put("driveItem", item)
@@ -370,6 +435,10 @@ def item_request(emu, req: GraphRequest, drv: Json, rest: str) -> GraphResponse:
             raise invalid("createUploadSession needs a path: items/{parent-id}:/{filename}:/createUploadSession.")
         return create_session(emu, req, drv, base, path)
     target = walk(store, drv, base, path) if path else base
+    if suffix.startswith("/listItem"):
+        # /listItem and /listItem/fields of a library file or folder: the list-item view of this very item
+        from . import lists  # lists imports this module; the late import keeps the cycle harmless
+        return lists.drive_item_list_item(emu, req, drv, target, suffix)
     if suffix == "/children":
         if "folder" not in target:
             raise invalid("The item is not a folder.")
@@ -391,7 +460,7 @@ def item_request(emu, req: GraphRequest, drv: Json, rest: str) -> GraphResponse:
         if method == "DELETE":
             if target.get("root") is not None:
                 raise EmulatorHttpError(403, "accessDenied", "The root folder of a drive cannot be deleted.")
-            _delete_tree(store, target["id"])
+            delete_tree(store, target["id"])
             return GraphResponse(204)
     raise EmulatorHttpError(405, "Request_BadRequest", f"The HTTP method '{method}' is not allowed for the resource.")
 
@@ -412,7 +481,7 @@ def _post_children(emu, req: GraphRequest, drv: Json, parent: Json) -> GraphResp
         if "folder" not in existing or emu.store.count("driveItem", existing["id"]):
             raise EmulatorHttpError(409, "nameAlreadyExists",
                                     f"'{final}' exists and is not an empty folder; it is not replaced.")
-        _delete_tree(emu.store, existing["id"])
+        delete_tree(emu.store, existing["id"])
     folder = _new_folder(emu.store, drv, parent, final)
     if "fileSystemInfo" in body:
         folder["fileSystemInfo"].update(_fsi(body["fileSystemInfo"]))
@@ -442,11 +511,7 @@ def _patch_item(emu, req: GraphRequest, drv: Json, item: Json) -> GraphResponse:
     name = body.get("name", item["name"])
     if not isinstance(name, str):
         raise invalid("name must be a string.")
-    if name.lower() != item["name"].lower() or parent["id"] != item["_parent"]:
-        check_name(store, drv, parent, name, folder="folder" in item, moving=item)
-        other = child_named(store, parent["id"], name)
-        if other is not None and other["id"] != item["id"]:
-            raise EmulatorHttpError(409, "nameAlreadyExists", "The specified item name already exists.")
+    check_rename(store, drv, item, parent, name)
     item["name"] = name
     if parent["id"] != item["_parent"]:
         item["_parent"] = parent["id"]
@@ -459,6 +524,15 @@ def _patch_item(emu, req: GraphRequest, drv: Json, item: Json) -> GraphResponse:
     item["_version"] += 1
     store.put("driveItem", item)
     return GraphResponse(200, render_item(store, drv, item, req))
+
+
+def check_rename(store: Store, drv: Json, item: Json, parent: Json, name: str) -> None:
+    """The naming rules and the 409 for a taken name, when ``item`` is to be called ``name`` under ``parent``."""
+    if name.lower() != item["name"].lower() or parent["id"] != item["_parent"]:
+        check_name(store, drv, parent, name, folder="folder" in item, moving=item)
+        other = child_named(store, parent["id"], name)
+        if other is not None and other["id"] != item["id"]:
+            raise EmulatorHttpError(409, "nameAlreadyExists", "The specified item name already exists.")
 
 
 def _split_target(store: Store, drv: Json, base: Json, path: str | None) -> tuple[Json, str]:
@@ -616,10 +690,23 @@ def delete_session(emu, req: GraphRequest, session: str) -> GraphResponse:
     return GraphResponse(204)
 
 
+def get_drive_list(emu, req: GraphRequest, drive: str | None = None, site: str | None = None) -> GraphResponse:
+    """``GET /drives/{d}/list``: "For drives in SharePoint, the underlying document library list"
+    (DC:resources/drive.md); a OneDrive has no list here (not emulated), so 404."""
+    drv = resolve_drive(emu.store, drive, site)
+    list_obj = emu.store.get("spList", drv.get("_list", ""))
+    if list_obj is None:
+        raise item_not_found("The drive has no list in the emulator (a user's OneDrive).")
+    from . import lists
+    return GraphResponse(200, lists.render_list(emu.store, list_obj, req))
+
+
 def register(router: Router) -> None:
     router.add("GET", "/sites/{site}/drives", list_site_drives, budget="sharepoint", many=True)
     router.add("GET", "/sites/{site}/drive", get_site_drive, budget="sharepoint")
     router.add("GET", "/drives/{drive}", get_drive, budget="sharepoint")
+    router.add("GET", "/drives/{drive}/list", get_drive_list, budget="sharepoint")
+    router.add("GET", "/sites/{site}/drive/list", get_drive_list, budget="sharepoint")
     for prefix in ("/drives/{drive}", "/sites/{site}/drive"):
         router.add("GET", prefix + "/{rest:path}/children", _children_query, budget="sharepoint", many=True)
         for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):

@@ -215,6 +215,12 @@ def create_message(emu, req: GraphRequest, user: str, folder: str | None = None)
     message["webLink"] = f"https://outlook.office365.com/owa/?ItemID={message['id']}&exvsurl=1&viewmodel=ReadMessageItem"
     message["changeKey"] = opaque_id("CQAAAB", message["id"], 1)
     message["_version"] = 1
+    body_bytes = len(str(message.get("body", {}).get("content", "")).encode())
+    if body_bytes > emu.config.switches.max_message_bytes:
+        # the message size limit counts the body too, not only attachments (DC:api/attachment-createuploadsession.md
+        # tip: 35 MB default maximum message size)
+        raise EmulatorHttpError(413, "ErrorMessageSizeExceeded", "The message exceeds the maximum supported size "
+                                f"of {emu.config.switches.max_message_bytes} bytes.")
     emu.store.insert("message", message, parent=target["id"], owner=owner["id"])
     for spec in files:
         attachments.add_attachment(emu, message, spec)

@@ -13,6 +13,15 @@ A tenant file is TOML (or JSON with the same shape)::
     [[sites]]
     path = "/sites/hr"                          # server-relative URL of the site
     displayName = "Human Resources"             # optional: description, id
+    siteUsers = ["ann.lee@contoso.example"]     # optional: who is in the site's User Information List
+    siteAdmins = ["ann.lee@contoso.example"]    # optional: those of them with IsSiteAdmin
+
+``siteUsers``: in SharePoint a person is in a site's hidden User Information
+List (and so has a site-local id a person column can take, graph-semantics §5.2)
+only once added to the site or after visiting it.  Without ``siteUsers`` every
+tenant user is in every site's list, also users added to the tenant file later;
+with it, exactly those named (``siteAdmins`` are added to them).  Both name
+users of the same file by userPrincipalName.
 
 Seeding is idempotent: ids derive from the UPN and the site path, objects
 that exist are kept, so a tenant stored under ``--data`` survives restarts
@@ -47,6 +56,11 @@ DEMO_TENANT: dict[str, Any] = {
         {"path": "/", "displayName": "Communication site"},
         {"path": "/sites/teamroom", "displayName": "Sales Teamroom",
          "description": "Target of the teamroom-discussion sample application"},
+        {"path": "/sites/teamroom-restricted", "displayName": "Sales Teamroom (restricted)",
+         "description": "Documents of the teamroom sample with Readers fields (samples/demo.toml restricted)",
+         # the people of the sample's "Project Alpha Core" readers group and the documents' authors
+         "siteUsers": ["jane.doe@acme.example", "john.smith@acme.example", "maria.garcia@acme.example",
+                       "peter.miller@acme.example"]},
         {"path": "/sites/archive", "displayName": "Notes Archive"},
     ],
 }
@@ -80,9 +94,23 @@ def validate_tenant(data: dict[str, Any], source: str = "tenant") -> dict[str, A
         if "@" not in upn:
             raise ConfigError(f"{source}: users[{n}].userPrincipalName {upn!r} is not an address")
         users.append({**user, "userPrincipalName": upn})
+    known = {u["userPrincipalName"].lower() for u in users}
     for n, site in enumerate(data.get("sites", []), 1):
         if not isinstance(site, dict) or not isinstance(site.get("path"), str) or not site["path"].startswith("/"):
             raise ConfigError(f"{source}: sites[{n}].path must be a server-relative URL starting with '/'")
+        site = dict(site)
+        for key in ("siteUsers", "siteAdmins"):
+            if key not in site:
+                continue
+            names = site[key]
+            if not isinstance(names, list) or not all(isinstance(x, str) for x in names):
+                raise ConfigError(f"{source}: sites[{n}].{key} must be a list of userPrincipalNames")
+            unknown = [x for x in names if x.lower() not in known]
+            if unknown:
+                raise ConfigError(f"{source}: sites[{n}].{key}: {unknown[0]!r} is not a user of this tenant file")
+            site[key] = [x.lower() for x in names]
+        if "siteAdmins" in site and "siteUsers" in site:
+            site["siteUsers"] += [a for a in site["siteAdmins"] if a not in site["siteUsers"]]
         sites.append(site)
     if not users and not sites:
         raise ConfigError(f"{source}: no users and no sites")
@@ -120,4 +148,6 @@ def site_object(spec: dict[str, Any], host: str) -> dict[str, Any]:
         "siteCollection": {"hostname": host},
         "_path": path,
         "_host": host,
+        "_siteUsers": spec.get("siteUsers"),  # None: every tenant user (userinfo.members)
+        "_siteAdmins": spec.get("siteAdmins", []),
     }

@@ -457,3 +457,257 @@ def test_user_drive_draws_on_the_sharepoint_budget(graph, config):
     r = graph.get(f"{SITE}/drive")
     assert r.status_code == 429 and r.headers["RateLimit-Remaining"] == "0"
     assert graph.get(f"/users/{JANE}/mailFolders/inbox").status_code == 200  # Outlook's budget is apart
+
+
+# -- document-library files are list items of the library (DC:resources/listitem.md, driveitem.md) ----------
+DOCS = f"{SITE}/lists/Documents"
+PREFER = {"Prefer": "HonorNonIndexedQueriesWarningMayFailRandomly"}
+
+
+def add_column(graph, spec):
+    r = graph.post(f"{DOCS}/columns", json=spec)
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def test_a_file_is_a_list_item_of_its_library(graph, drive):
+    item = put(graph, drive, "Reports/q1.txt", b"12345").json()
+    li = graph.get(f"/drives/{drive}/items/{item['id']}/listItem")
+    assert li.status_code == 200, li.text
+    li = li.json()
+    assert "fields" not in li and li["contentType"]["name"] == "Document"
+    assert li["webUrl"] == item["webUrl"]
+    fields = graph.get(f"/drives/{drive}/items/{item['id']}/listItem", params={"$expand": "fields"}).json()["fields"]
+    assert (fields["FileLeafRef"], fields["FileSizeDisplay"], fields["DocIcon"]) == ("q1.txt", "5", "txt")
+    assert fields["ContentType"] == "Document" and fields["id"] == li["id"]
+    # the same object through the list, and back to the drive item
+    via_list = graph.get(f"{DOCS}/items/{li['id']}", params={"$expand": "fields"}).json()
+    assert via_list["fields"]["FileLeafRef"] == "q1.txt" and via_list["@odata.etag"] == li["@odata.etag"]
+    back = graph.get(f"{DOCS}/items/{li['id']}/driveItem").json()
+    assert back["id"] == item["id"] and back["size"] == 5
+    assert graph.get(f"{DOCS}/items/{li['id']}", params={"$expand": "driveItem"}).json()["driveItem"]["id"] == item["id"]
+
+
+def test_library_items_list_files_and_folders_at_every_depth(graph, drive):
+    put(graph, drive, "A/one.txt")
+    put(graph, drive, "A/B/two.txt")
+    items = graph.get(f"{DOCS}/items", params={"$expand": "fields"}).json()["value"]
+    got = {i["fields"]["FileLeafRef"]: i["fields"]["ContentType"] for i in items}
+    assert got == {"A": "Folder", "one.txt": "Document", "B": "Folder", "two.txt": "Document"}
+    folder_a = next(i for i in items if i["fields"]["FileLeafRef"] == "A")
+    assert (folder_a["fields"]["ItemChildCount"], folder_a["fields"]["FolderChildCount"]) == ("1", "1")
+    assert [i["id"] for i in items] == sorted((i["id"] for i in items), key=int)
+
+
+def test_library_columns_are_written_on_the_files_list_item(graph, drive):
+    add_column(graph, {"name": "Category", "text": {}, "indexed": True})
+    add_column(graph, {"name": "Pages", "number": {}})
+    add_column(graph, {"name": "Reviewed", "dateTime": {}})
+    item = put(graph, drive, "doc.txt").json()
+    url = f"/drives/{drive}/items/{item['id']}/listItem/fields"
+    r = graph.patch(url, json={"Category": "Minutes", "Pages": 3, "Reviewed": "2001-02-03T04:05:06+02:00",
+                               "Title": "Board minutes"})
+    assert r.status_code == 200, r.text
+    assert (r.json()["Category"], r.json()["Pages"], r.json()["Reviewed"]) == ("Minutes", 3, "2001-02-03T02:05:06Z")
+    n = graph.get(f"/drives/{drive}/items/{item['id']}/listItem").json()["id"]
+    read = graph.get(f"{SITE}/lists/Documents/items/{n}/fields").json()
+    assert (read["Category"], read["Title"], read["_UIVersionString"]) == ("Minutes", "Board minutes", "2.0")
+    for bad in ({"Pages": "3"}, {"Category": 5}, {"Nope": 1}, {"FileSizeDisplay": "9"}):
+        r = graph.patch(url, json=bad)
+        assert (r.status_code, error_code(r)) == (400, "invalidRequest"), bad
+    via_site_drive = graph.patch(f"{SITE}/drive/root:/doc.txt:/listItem/fields", json={"Pages": 4})
+    assert via_site_drive.status_code == 200 and via_site_drive.json()["Pages"] == 4
+    via_list = graph.patch(f"{DOCS}/items/{n}", json={"fields": {"Pages": 5}})
+    assert via_list.status_code == 200 and via_list.json()["fields"]["Pages"] == 5
+    via_drive = graph.patch(f"/drives/{drive}/items/{item['id']}/listItem", json={"fields": {"Pages": 6}})
+    assert via_drive.status_code == 200 and via_drive.json()["fields"]["Pages"] == 6
+
+
+def test_person_column_on_a_library_file_takes_site_user_ids(graph, drive):
+    from .test_lists import site_user_id
+    add_column(graph, {"name": "Owner", "personOrGroup": {"chooseFromType": "peopleOnly"}})
+    item = put(graph, drive, "owned.txt").json()
+    url = f"/drives/{drive}/items/{item['id']}/listItem/fields"
+    jane = site_user_id(graph, JANE)
+    assert graph.patch(url, json={"OwnerLookupId": str(jane)}).json()["OwnerLookupId"] == str(jane)
+    r = graph.patch(url, json={"OwnerLookupId": "999"})
+    assert (r.status_code, error_code(r)) == (400, "invalidRequest")
+
+
+def test_filter_on_library_columns_follows_the_indexing_rules(graph, drive):
+    add_column(graph, {"name": "NotesKey", "text": {}, "indexed": True})
+    for n in range(3):
+        item = put(graph, drive, f"f{n}.txt").json()
+        graph.patch(f"/drives/{drive}/items/{item['id']}/listItem/fields", json={"NotesKey": f"K{n}"})
+    found = graph.get(f"{DOCS}/items", params={"$expand": "fields", "$filter": "fields/NotesKey eq 'K1'"})
+    assert found.status_code == 200 and [i["fields"]["FileLeafRef"] for i in found.json()["value"]] == ["f1.txt"]
+    params = {"$expand": "fields", "$filter": "fields/FileLeafRef eq 'f2.txt'"}
+    r = graph.get(f"{DOCS}/items", params=params)
+    assert (r.status_code, error_code(r)) == (400, "invalidRequest")
+    assert "Field 'FileLeafRef' cannot be referenced in filter" in r.json()["error"]["message"]
+    ok = graph.get(f"{DOCS}/items", params=params, headers=PREFER).json()["value"]
+    assert [i["fields"]["NotesKey"] for i in ok] == ["K2"]
+
+
+def test_deleting_the_file_deletes_its_list_item_and_back(graph, drive):
+    one = put(graph, drive, "one.txt").json()
+    two = put(graph, drive, "F/two.txt").json()
+    n1 = graph.get(f"/drives/{drive}/items/{one['id']}/listItem").json()["id"]
+    assert graph.delete(f"/drives/{drive}/items/{one['id']}").status_code == 204
+    gone = graph.get(f"{DOCS}/items/{n1}")
+    assert (gone.status_code, error_code(gone)) == (404, "itemNotFound")
+    folder = graph.get(f"/drives/{drive}/root:/F:/listItem").json()["id"]
+    assert graph.delete(f"{DOCS}/items/{folder}").status_code == 204  # the folder, with what is in it
+    for r in (graph.get(f"/drives/{drive}/items/{two['id']}"), graph.get(f"/drives/{drive}/root:/F")):
+        assert (r.status_code, error_code(r)) == (404, "itemNotFound")
+    assert graph.get(f"{DOCS}/items").json()["value"] == []
+
+
+def test_items_cannot_be_created_in_a_library_through_the_list(graph):
+    r = graph.post(f"{DOCS}/items", json={"fields": {"Title": "x"}})
+    assert (r.status_code, error_code(r)) == (400, "invalidRequest")
+    assert r.json()["error"]["message"] == ("Files and folders should only be added to a DocumentLibrary "
+                                            "via the OneDrive API")
+
+
+def test_children_with_expanded_list_item_fields(graph, drive):
+    add_column(graph, {"name": "Category", "text": {}})
+    item = put(graph, drive, "c/x.txt").json()
+    graph.patch(f"/drives/{drive}/items/{item['id']}/listItem/fields", json={"Category": "Memo"})
+    kids = graph.get(f"/drives/{drive}/root:/c:/children",
+                     params={"$expand": "listItem($expand=fields($select=FileLeafRef,Category))"}).json()["value"]
+    assert [set(k["listItem"]["fields"]) - {"@odata.etag"} for k in kids] == [{"FileLeafRef", "Category"}]
+    assert kids[0]["listItem"]["fields"]["Category"] == "Memo"
+    plain = graph.get(f"/drives/{drive}/items/{item['id']}").json()
+    assert "listItem" not in plain and "sharepointIds" not in plain
+
+
+def test_sharepoint_ids_only_when_selected(graph, drive):
+    item = put(graph, drive, "ids.txt").json()
+    docs = graph.get(DOCS).json()["id"]
+    got = graph.get(f"/drives/{drive}/items/{item['id']}", params={"$select": "id,sharepointIds"}).json()
+    n = graph.get(f"/drives/{drive}/items/{item['id']}/listItem").json()["id"]
+    assert got["sharepointIds"]["listId"] == docs and got["sharepointIds"]["listItemId"] == n
+    assert got["sharepointIds"]["siteUrl"] == "https://acme.sharepoint.com/sites/teamroom"
+
+
+def test_list_item_etag_follows_the_file(graph, drive):
+    item = put(graph, drive, "e.txt", b"one").json()
+    url = f"/drives/{drive}/items/{item['id']}/listItem/fields"
+    first = graph.get(f"/drives/{drive}/items/{item['id']}/listItem").json()["@odata.etag"]
+    put(graph, drive, "e.txt", b"two")  # new content: a new version of the same item
+    second = graph.get(f"/drives/{drive}/items/{item['id']}/listItem").json()["@odata.etag"]
+    assert first != second
+    stale = graph.patch(url, json={"Title": "t"}, headers={"If-Match": first})
+    assert (stale.status_code, error_code(stale)) == (412, "resourceModified")
+    assert graph.patch(url, json={"Title": "t"}, headers={"If-Match": second}).status_code == 200
+
+
+def test_file_leaf_ref_follows_renames_and_is_read_only_by_default(graph, drive):
+    item = put(graph, drive, "old.txt").json()
+    graph.patch(f"/drives/{drive}/items/{item['id']}", json={"name": "new.txt"})
+    url = f"/drives/{drive}/items/{item['id']}/listItem/fields"
+    assert graph.get(url).json()["FileLeafRef"] == "new.txt"
+    r = graph.patch(url, json={"FileLeafRef": "other.txt"})
+    assert (r.status_code, error_code(r)) == (400, "invalidRequest")
+
+
+@pytest.mark.parametrize("config", [EmulatorConfig(switches=Switches(library_file_leaf_ref_writable=True))])
+def test_file_leaf_ref_renames_when_switched(graph, drive, config):
+    item = put(graph, drive, "old.txt").json()
+    put(graph, drive, "taken.txt")
+    url = f"/drives/{drive}/items/{item['id']}/listItem/fields"
+    assert graph.patch(url, json={"FileLeafRef": "renamed.txt"}).json()["FileLeafRef"] == "renamed.txt"
+    assert graph.get(f"/drives/{drive}/items/{item['id']}").json()["name"] == "renamed.txt"
+    for name, status in (("taken.txt", 409), ("bad|name.txt", 400)):
+        assert graph.patch(url, json={"FileLeafRef": name}).status_code == status
+
+
+def test_drive_list_is_the_library(graph, drive):
+    docs = graph.get(DOCS).json()
+    assert graph.get(f"/drives/{drive}/list").json()["id"] == docs["id"]
+    assert graph.get(f"{SITE}/drive/list").json()["displayName"] == "Documents"
+    lib = graph.post(f"{SITE}/lists", json={"displayName": "Archive", "list": {"template": "documentLibrary"}}).json()
+    lib_drive = graph.get(f"{SITE}/lists/{lib['id']}/drive").json()["id"]
+    f = graph.put(f"/drives/{lib_drive}/root:/a.txt:/content", content=b"a").json()
+    assert graph.get(f"/drives/{lib_drive}/items/{f['id']}/listItem").json()["id"] == "1"  # the list's own ids
+    assert [i["id"] for i in graph.get(f"{SITE}/lists/{lib['id']}/items").json()["value"]] == ["1"]
+
+
+def test_root_and_onedrive_items_have_no_list_item(graph, drive):
+    root = graph.get(f"/drives/{drive}/root/listItem")
+    assert (root.status_code, error_code(root)) == (404, "itemNotFound")
+    f = graph.put(f"{JANE_DRIVE}/root:/p.txt:/content", content=b"p").json()
+    r = graph.get(f"{JANE_DRIVE}/items/{f['id']}/listItem")
+    assert (r.status_code, error_code(r)) == (404, "itemNotFound")
+
+
+def test_a_generic_list_item_has_no_drive_item(graph):
+    lst = graph.post(f"{SITE}/lists", json={"displayName": "Plain"}).json()
+    graph.post(f"{SITE}/lists/{lst['id']}/items", json={"fields": {"Title": "x"}})
+    r = graph.get(f"{SITE}/lists/{lst['id']}/items/1/driveItem")
+    assert (r.status_code, error_code(r)) == (400, "invalidRequest")
+
+
+def test_files_of_an_older_store_become_list_items(emulator, graph, tmp_path):
+    emulator.reset(EmulatorConfig(data_dir=str(tmp_path)))
+    drive = graph.get(f"{SITE}/drive").json()["id"]
+    put(graph, drive, "old/a.txt")
+    store = emulator.emulator.store
+    docs = graph.get(DOCS).json()["id"]
+    with store.transaction():  # as a store written before library files were list items
+        for row in store.children("libraryItem", docs):
+            store.delete("libraryItem", row["id"])
+        for item in store.owned("driveItem", drive):
+            for key in ("_n", "_list", "_fields"):
+                item.pop(key, None)
+            store.put("driveItem", item)
+        lib = store.get("spList", docs)
+        lib.pop("_numbered")
+        store.put("spList", lib)
+    emulator.reset(EmulatorConfig(data_dir=str(tmp_path)))
+    items = graph.get(f"{DOCS}/items", params={"$expand": "fields"}).json()["value"]
+    assert [i["fields"]["FileLeafRef"] for i in items] == ["old", "a.txt"]
+    n = items[1]["id"]
+    assert graph.get(f"{DOCS}/items/{n}/driveItem").json()["name"] == "a.txt"
+    assert graph.get(f"{SITE}/drive/root:/old/a.txt:/listItem").json()["id"] == n  # numbered once, kept
+
+
+def test_msgraph_sdk_writes_a_files_columns_with_a_site_user(emulator):
+    """The SDK's own request builders hit these routes.  msgraph-sdk offers only GET on a drive item's
+    list_item (no fields, no PATCH), so a file's columns are written through the library's list:
+    /sites/{s}/lists/{library}/items/{listItem.id}/fields."""
+    import asyncio
+
+    from kiota_abstractions.base_request_configuration import RequestConfiguration
+    from msgraph.generated.drives.item.items.item.list_item.list_item_request_builder import \
+        ListItemRequestBuilder
+    from msgraph.generated.models.column_definition import ColumnDefinition
+    from msgraph.generated.models.field_value_set import FieldValueSet
+    from msgraph.generated.models.person_or_group_column import PersonOrGroupColumn
+    from msgraph.generated.sites.item.lists.item.items.items_request_builder import ItemsRequestBuilder
+
+    from .test_sdk import sdk_client
+
+    async def run():
+        client = sdk_client(emulator)
+        site = await client.sites.by_site_id("acme.sharepoint.com:/sites/teamroom:").get()
+        lists = client.sites.by_site_id(site.id).lists
+        people = await lists.by_list_id("User Information List").items.get(RequestConfiguration(
+            query_parameters=ItemsRequestBuilder.ItemsRequestBuilderGetQueryParameters(expand=["fields"])))
+        jane = next(i.id for i in people.value if i.fields.additional_data.get("EMail") == JANE)
+        docs = await lists.by_list_id("Documents").get()
+        await lists.by_list_id(docs.id).columns.post(ColumnDefinition(name="Owner",
+                                                                      person_or_group=PersonOrGroupColumn()))
+        drive = await client.sites.by_site_id(site.id).drive.get()
+        item = await client.drives.by_drive_id(drive.id).items.by_drive_item_id("root:/sdk.txt:").content.put(b"x")
+        list_item = client.drives.by_drive_id(drive.id).items.by_drive_item_id(item.id).list_item
+        number = (await list_item.get()).id
+        written = await lists.by_list_id(docs.id).items.by_list_item_id(number).fields.patch(
+            FieldValueSet(additional_data={"OwnerLookupId": jane, "Title": "From the SDK"}))
+        got = await list_item.get(RequestConfiguration(
+            query_parameters=ListItemRequestBuilder.ListItemRequestBuilderGetQueryParameters(expand=["fields"])))
+        return jane, written.additional_data, got
+    jane, written, got = asyncio.run(run())
+    assert written["OwnerLookupId"] == jane and written["FileLeafRef"] == "sdk.txt"
+    assert got.fields.additional_data["Title"] == "From the SDK" and got.content_type.name == "Document"

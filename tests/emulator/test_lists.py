@@ -6,7 +6,7 @@ import pytest
 
 from notes2m365.emulator import EmulatorConfig, Switches
 
-from .conftest import error_code
+from .conftest import JANE, JOHN, error_code
 
 SITE = "/sites/acme.sharepoint.com:/sites/teamroom:"
 PREFER = {"Prefer": "HonorNonIndexedQueriesWarningMayFailRandomly"}
@@ -26,6 +26,15 @@ def make_list(graph, name="Docs", columns=None, template="genericList"):
 
 def add_item(graph, list_id, fields):
     return graph.post(f"{SITE}/lists/{list_id}/items", json={"fields": fields})
+
+
+UIL = "User Information List"
+
+
+def site_user_id(graph, upn, site=SITE):
+    """The person's id in the site's User Information List (what <Col>LookupId takes, graph-semantics §5.2)."""
+    items = graph.get(f"{site}/lists/{UIL}/items", params={"$expand": "fields", "$top": "999"}).json()["value"]
+    return next(int(i["id"]) for i in items if i["fields"].get("UserName") == upn.lower())
 
 
 @pytest.fixture
@@ -155,10 +164,11 @@ def test_fill_in_choice_allowed_when_configured(graph):
 
 
 def test_person_lookup_id_string_or_int(graph, books):
-    a = add_item(graph, books["id"], {"Title": "a", "OwnerLookupId": "10"})
-    b = add_item(graph, books["id"], {"Title": "b", "OwnerLookupId": 11})
+    jane, john = site_user_id(graph, JANE), site_user_id(graph, JOHN)
+    a = add_item(graph, books["id"], {"Title": "a", "OwnerLookupId": str(jane)})
+    b = add_item(graph, books["id"], {"Title": "b", "OwnerLookupId": john})
     assert a.status_code == b.status_code == 201
-    assert a.json()["fields"]["OwnerLookupId"] == "10" and b.json()["fields"]["OwnerLookupId"] == "11"
+    assert a.json()["fields"]["OwnerLookupId"] == str(jane) and b.json()["fields"]["OwnerLookupId"] == str(john)
 
 
 def test_person_written_without_lookup_id_is_400(graph, books):
@@ -167,12 +177,13 @@ def test_person_written_without_lookup_id_is_400(graph, books):
 
 
 def test_multi_person_needs_collection_annotation(graph, books):
-    bad = add_item(graph, books["id"], {"Title": "a", "ReadersLookupId": [10, 14]})
+    ids = [site_user_id(graph, JANE), site_user_id(graph, JOHN)]
+    bad = add_item(graph, books["id"], {"Title": "a", "ReadersLookupId": ids})
     assert (bad.status_code, error_code(bad)) == (400, "invalidRequest")
     good = add_item(graph, books["id"], {"Title": "a", "ReadersLookupId@odata.type": "Collection(Edm.Int32)",
-                                         "ReadersLookupId": [10, 14]})
+                                         "ReadersLookupId": ids})
     assert good.status_code == 201
-    assert [v["LookupId"] for v in good.json()["fields"]["Readers"]] == [10, 14]
+    assert [v["LookupId"] for v in good.json()["fields"]["Readers"]] == ids
 
 
 def test_lookup_column_checks_target_item(graph):
@@ -326,3 +337,171 @@ def test_orderby_compares_numbers_as_numbers(graph):
         assert add_item(graph, lst["id"], {"Title": str(pages), "Pages": pages}).status_code == 201
     r = graph.get(f"{SITE}/lists/{lst['id']}/items", params={"$expand": "fields", "$orderby": "fields/Pages desc"})
     assert [i["fields"]["Pages"] for i in r.json()["value"]] == [100, 10, 5, 0]
+
+
+# -- the User Information List: site-local person ids (graph-semantics §5.2) ----------------------------------
+ARCHIVE = "/sites/acme.sharepoint.com:/sites/archive:"
+
+
+def test_user_information_list_is_a_hidden_system_list(graph):
+    plain = graph.get(f"{SITE}/lists").json()["value"]
+    assert UIL not in [x["displayName"] for x in plain]  # system lists are hidden by default (list-list.md)
+    assert "Documents" in [x["displayName"] for x in plain]
+    selected = graph.get(f"{SITE}/lists", params={"$select": "id,name,displayName,list,system"}).json()["value"]
+    uil = next(x for x in selected if x["displayName"] == UIL)
+    assert uil["system"] == {} and uil["name"] == "users" and uil["list"]["hidden"] is True
+    assert all("system" not in x for x in selected if x["displayName"] != UIL)
+
+
+def test_user_information_list_by_title_and_by_id(graph):
+    by_title = graph.get(f"{SITE}/lists/{UIL}")
+    assert by_title.status_code == 200
+    assert by_title.json()["webUrl"] == "https://acme.sharepoint.com/sites/teamroom/_catalogs/users"
+    assert graph.get(f"{SITE}/lists/{by_title.json()['id']}").json()["displayName"] == UIL
+
+
+def test_filter_by_display_name_does_not_reveal_system_lists(graph):
+    flt = {"$filter": f"displayName eq '{UIL}'"}
+    assert graph.get(f"{SITE}/lists", params=flt).json()["value"] == []
+    found = graph.get(f"{SITE}/lists", params={**flt, "$select": "id,displayName,system"}).json()["value"]
+    assert [x["displayName"] for x in found] == [UIL]
+
+
+@pytest.mark.parametrize("config", [EmulatorConfig(switches=Switches(system_lists_match_filter=True))])
+def test_filter_reveals_system_lists_when_switched(graph, config):
+    found = graph.get(f"{SITE}/lists", params={"$filter": f"displayName eq '{UIL}'"}).json()["value"]
+    assert [x["displayName"] for x in found] == [UIL]
+    assert UIL not in [x["displayName"] for x in graph.get(f"{SITE}/lists").json()["value"]]
+
+
+def test_user_information_list_items_carry_sharepoint_user_fields(graph):
+    items = graph.get(f"{SITE}/lists/{UIL}/items", params={"$expand": "fields"}).json()["value"]
+    jane = next(i for i in items if i["fields"].get("EMail") == JANE)
+    f = jane["fields"]
+    assert (f["Title"], f["UserName"], f["Name"]) == ("Jane Doe", JANE, "i:0#.f|membership|" + JANE)
+    assert (f["FirstName"], f["LastName"], f["JobTitle"]) == ("Jane", "Doe", "Sales Manager")
+    assert f["IsSiteAdmin"] is False and f["Deleted"] is False and f["ContentType"] == "Person"
+    assert int(jane["id"]) == site_user_id(graph, JANE)
+    app = graph.get(f"{SITE}/lists/{UIL}/items/1073741822", params={"$expand": "fields"}).json()
+    assert app["fields"]["Title"] == "SharePoint App"  # who AuthorLookupId names on app-only writes
+
+
+@pytest.mark.parametrize("config", [EmulatorConfig()])  # the default list view threshold
+def test_filter_on_email_needs_the_prefer_header(graph, config):
+    params = {"$expand": "fields", "$filter": f"fields/EMail eq '{JANE}'"}
+    r = graph.get(f"{SITE}/lists/{UIL}/items", params=params)
+    assert (r.status_code, error_code(r)) == (400, "invalidRequest")
+    assert "Field 'EMail' cannot be referenced in filter or orderby as it is not indexed" in r.json()["error"]["message"]
+    ok = graph.get(f"{SITE}/lists/{UIL}/items", params=params, headers=PREFER).json()["value"]
+    assert [i["fields"]["UserName"] for i in ok] == [JANE]
+
+
+@pytest.mark.parametrize("config", [EmulatorConfig(switches=Switches(user_info_list_indexed=True))])
+def test_filter_on_email_without_prefer_when_switched(graph, config):
+    r = graph.get(f"{SITE}/lists/{UIL}/items", params={"$expand": "fields", "$filter": f"fields/EMail eq '{JOHN}'"})
+    assert r.status_code == 200 and [i["fields"]["Title"] for i in r.json()["value"]] == ["John Smith"]
+
+
+def test_person_ids_are_site_local(graph, books):
+    here, there = site_user_id(graph, JANE), site_user_id(graph, JANE, ARCHIVE)
+    assert here != there
+    assert add_item(graph, books["id"], {"Title": "a", "OwnerLookupId": here}).status_code == 201
+
+
+def test_person_lookup_id_not_in_the_site_list_is_400(graph, books):
+    single = add_item(graph, books["id"], {"Title": "a", "OwnerLookupId": 999})
+    assert (single.status_code, error_code(single)) == (400, "invalidRequest")  # real code UNCONFIRMED
+    multi = add_item(graph, books["id"], {"Title": "a", "ReadersLookupId@odata.type": "Collection(Edm.Int32)",
+                                          "ReadersLookupId": [site_user_id(graph, JANE), 4242]})
+    assert (multi.status_code, error_code(multi)) == (400, "invalidRequest")
+    assert "User Information List" in multi.json()["error"]["message"]
+
+
+def test_person_lookup_checked_on_patch_too(graph, books):
+    add_item(graph, books["id"], {"Title": "a"})
+    r = graph.patch(f"{SITE}/lists/{books['id']}/items/1/fields", json={"OwnerLookupId": "5"})
+    assert (r.status_code, error_code(r)) == (400, "invalidRequest")
+    ok = graph.patch(f"{SITE}/lists/{books['id']}/items/1/fields", json={"OwnerLookupId": site_user_id(graph, JOHN)})
+    assert ok.status_code == 200 and ok.json()["OwnerLookupId"] == str(site_user_id(graph, JOHN))
+
+
+def test_user_information_list_is_not_writable_through_graph(graph):
+    uil = graph.get(f"{SITE}/lists/{UIL}").json()["id"]
+    jane = site_user_id(graph, JANE)
+    for r in (graph.post(f"{SITE}/lists/{uil}/items", json={"fields": {"Title": "Eve"}}),
+              graph.patch(f"{SITE}/lists/{uil}/items/{jane}/fields", json={"Title": "Jane D."}),
+              graph.delete(f"{SITE}/lists/{uil}/items/{jane}"),
+              graph.post(f"{SITE}/lists/{uil}/columns", json={"name": "X", "text": {}}),
+              graph.delete(f"{SITE}/lists/{uil}")):
+        assert (r.status_code, error_code(r)) == (403, "accessDenied")
+    assert site_user_id(graph, JANE) == jane
+    dup = graph.post(f"{SITE}/lists", json={"displayName": UIL})
+    assert (dup.status_code, error_code(dup)) == (409, "nameAlreadyExists")
+
+
+TENANT = """
+[tenant]
+domain = "contoso.example"
+sharepoint_host = "contoso.sharepoint.com"
+
+[[users]]
+userPrincipalName = "ann.lee@contoso.example"
+[[users]]
+userPrincipalName = "bob.ray@contoso.example"
+{more}
+[[sites]]
+path = "/sites/open"
+[[sites]]
+path = "/sites/closed"
+siteUsers = ["Ann.Lee@contoso.example"]
+siteAdmins = ["bob.ray@contoso.example"]
+"""
+
+
+def test_site_users_are_seeded_from_the_tenant_file(emulator, graph, tmp_path):
+    path = tmp_path / "tenant.toml"
+    path.write_text(TENANT.format(more=""))
+    emulator.reset(EmulatorConfig(tenant_file=str(path)))
+
+    def people(site):
+        items = graph.get(f"/sites/contoso.sharepoint.com:/sites/{site}:/lists/{UIL}/items",
+                          params={"$expand": "fields"}).json()["value"]
+        return {i["fields"]["UserName"]: i["fields"]["IsSiteAdmin"] for i in items if "UserName" in i["fields"]}
+    assert people("open") == {"ann.lee@contoso.example": False, "bob.ray@contoso.example": False}
+    assert people("closed") == {"ann.lee@contoso.example": False, "bob.ray@contoso.example": True}
+
+
+def test_a_user_added_to_the_tenant_file_joins_the_default_sites_only(emulator, graph, tmp_path):
+    path = tmp_path / "tenant.toml"
+    path.write_text(TENANT.format(more=""))
+    emulator.reset(EmulatorConfig(tenant_file=str(path), data_dir=str(tmp_path / "data")))
+    path.write_text(TENANT.format(more='[[users]]\nuserPrincipalName = "cy.new@contoso.example"\n'))
+    emulator.reset(EmulatorConfig(tenant_file=str(path), data_dir=str(tmp_path / "data")))  # re-seed, same store
+    names = {}
+    for site in ("open", "closed"):
+        items = graph.get(f"/sites/contoso.sharepoint.com:/sites/{site}:/lists/{UIL}/items",
+                          params={"$expand": "fields"}).json()["value"]
+        names[site] = sorted(i["fields"].get("UserName", "") for i in items)
+    assert names["open"] == ["", "ann.lee@contoso.example", "bob.ray@contoso.example", "cy.new@contoso.example"]
+    assert "cy.new@contoso.example" not in names["closed"]
+
+
+def test_tenant_file_site_users_must_be_tenant_users():
+    from notes2m365.emulator.tenant import validate_tenant
+    from notes2m365.errors import ConfigError
+    with pytest.raises(ConfigError, match="sites\\[1\\].siteUsers: 'zed@x.example' is not a user"):
+        validate_tenant({"users": [{"userPrincipalName": "a@x.example"}],
+                         "sites": [{"path": "/sites/s", "siteUsers": ["zed@x.example"]}]})
+
+
+def test_a_store_from_before_the_user_information_list_gets_one(emulator, graph, tmp_path):
+    emulator.reset(EmulatorConfig(data_dir=str(tmp_path)))
+    store = emulator.emulator.store
+    uil = graph.get(f"{SITE}/lists/{UIL}").json()["id"]
+    with store.transaction():
+        for item in store.children("spListItem", uil):
+            store.delete("spListItem", item["id"])
+        store.delete("spList", uil)
+    emulator.reset(EmulatorConfig(data_dir=str(tmp_path)))
+    assert graph.get(f"{SITE}/lists/{UIL}").json()["id"] == uil
+    assert site_user_id(graph, JANE) > 0

@@ -536,3 +536,14 @@ def test_a_moved_message_keeps_its_upload_session(graph):
 def test_json_endpoints_need_a_json_content_type(graph):
     r = graph.post(f"{U}/mailFolders", content=b'{"displayName": "X"}', headers={"Content-Type": "application/xml"})
     assert (r.status_code, error_code(r)) == (415, "UnsupportedMediaType")
+
+
+def test_a_body_over_the_message_size_limit_is_refused_without_attachments(emulator, graph):
+    """The size limit counts the body too (a fixed gap: only attachments were counted)."""
+    emulator.emulator.config.switches.max_message_bytes = 1000
+    r = graph.post("/users/jane.doe@acme.example/mailFolders/inbox/messages",
+                   json={"subject": "big", "body": {"contentType": "text", "content": "x" * 2000}})
+    assert r.status_code == 413 and r.json()["error"]["code"] == "ErrorMessageSizeExceeded"
+    r = graph.post("/users/jane.doe@acme.example/mailFolders/inbox/messages",
+                   json={"subject": "small", "body": {"contentType": "text", "content": "x" * 200}})
+    assert r.status_code == 201

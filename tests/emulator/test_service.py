@@ -84,7 +84,8 @@ def test_sites_by_path_id_and_root(graph):
 
 def test_site_search_by_term(graph):
     hits = graph.get("/sites", params={"search": "teamroom"}).json()["value"]
-    assert [s["name"] for s in hits] == ["teamroom"]
+    assert sorted(s["name"] for s in hits) == ["teamroom", "teamroom-restricted"]
+    assert [s["name"] for s in graph.get("/sites", params={"search": "archive"}).json()["value"]] == ["archive"]
 
 
 def test_tenant_file_replaces_the_demo_tenant(emulator, graph, tmp_path):
