@@ -73,6 +73,7 @@ class Found:
 
     id: str
     version: str | None
+    web_link: str | None = None  # where its owner opens it (messages, events)
 
 
 @dataclass
@@ -345,9 +346,10 @@ class MailboxTarget:
                                           exc.request_id, exc.where, maybe_committed=True) from exc
         return response.json if response is not None else {}
 
-    async def create(self, prepared: Prepared, upn: str) -> str:
+    async def create(self, prepared: Prepared, upn: str) -> tuple[str, str | None]:
+        """The new item's id and ``webLink`` (messages and events have one)."""
         response = await self.graph.request(prepared.method, prepared.path, json=prepared.body, mailbox=upn)
-        return response.json["id"]
+        return response.json["id"], response.json.get("webLink")
 
     def batch_item(self, item_id: str, prepared: Prepared) -> dict[str, Any]:
         return {"id": item_id, "method": prepared.method, "url": prepared.path, "body": prepared.body,
@@ -446,14 +448,14 @@ class MailboxTarget:
         params = {
             "$filter": f"singleValueExtendedProperties/Any(ep: ep/id eq {quote(SOURCE_KEY_PROPERTY)} "
                        f"and ep/value eq {quote(op.key)})",
-            "$select": "id",
+            "$select": "id" if op.op == "create-contact" else "id,webLink",
             "$expand": f"singleValueExtendedProperties($filter=id eq {quote(VERSION_PROPERTY)})",
         }
         found = []
         async for item in self._pages(where, params, upn):
             version = next((p.get("value") for p in item.get("singleValueExtendedProperties") or []
                             if p.get("id", "").lower() == VERSION_PROPERTY.lower()), None)
-            found.append(Found(item["id"], version))
+            found.append(Found(item["id"], version, item.get("webLink")))
         return found
 
     async def update(self, op: Operation, container_id: str, item_id: str) -> None:

@@ -43,6 +43,7 @@ from .graph import GraphClient, GraphStats
 from .job import MigrateSettings
 from .operations import Operation
 from .plan import ContentIndex, SourcePlan
+from .sitemigration import SiteRun, site_of
 from .state import ItemState, StateStore
 
 log = logging.getLogger("notes2m365.migrate")
@@ -147,6 +148,7 @@ class Migration:
         self._containers: dict[str, str] = {}
         self._container_locks: dict[str, asyncio.Lock] = {}
         self._run_id = ""
+        self._sites = SiteRun(self)
         # item-level retries (the second and last retry layer): each new attempt looks the item up first
         self._item_retry = dict(stop=stop_after_attempt(settings.item_attempts),
                                 wait=wait_exponential_jitter(initial=1.0, max=30.0),
@@ -197,6 +199,14 @@ class Migration:
                 await asyncio.gather(*workers)
                 if feeder.done() and not feeder.cancelled() and feeder.exception() is not None:
                     raise feeder.exception()  # type: ignore[misc]  # a mapping or source that cannot be read
+                if not self._stopping:  # doclinks whose target arrived in this run (or wave)
+                    rewritten, pending = await self._sites.resolve_links()
+                    if rewritten:
+                        log.info("doclinks rewritten after their target was migrated: %d", rewritten)
+                    if pending:
+                        self.summary.notes.append(("doclinks", f"{pending} doclink(s) point at documents not "
+                                                   "migrated yet; a later run or wave that brings them rewrites "
+                                                   "them"))
             except FatalGraphError as exc:
                 self.summary.fatal = str(exc)
                 self._stopping = True
@@ -220,9 +230,7 @@ class Migration:
         self.progress.source_started(label, len(ops))
         try:
             if planned.source.kind != "mailbox":
-                for op in ops:  # SharePoint applications: issue 6
-                    self.summary.count(planned.source.target, "unsupported")
-                    self.progress.item_finished(label, "unsupported")
+                await self._sites.run(label, planned)
                 return
             ensures = [op for op in ops if op.op in ENSURE_KINDS]
             for op in ensures:
@@ -236,8 +244,20 @@ class Migration:
             self.progress.source_finished(label)
 
     def _finished(self, label: str, op: Operation, outcome: str) -> None:
-        self.summary.count(mailbox_of(op.container), outcome)
+        target = site_of(op.container) if op.container.startswith("site:") else mailbox_of(op.container)
+        self.summary.count(target, outcome)
         self.progress.item_finished(label, outcome)
+
+    # what the application half (sitemigration.SiteRun) shares with this one
+    finished = _finished
+
+    @property
+    def run_id(self) -> str:
+        return self._run_id
+
+    @property
+    def item_retry(self) -> dict[str, Any]:
+        return self._item_retry
 
     async def _run_items(self, label: str, items: list[Operation], content: ContentIndex) -> None:
         queue: asyncio.Queue[_Unit | None] = asyncio.Queue(maxsize=self.settings.mailbox_concurrency * 2)
@@ -374,6 +394,9 @@ class Migration:
             return "updated" if prev is not None and prev.status == "done" else "created"
 
     # -- items --------------------------------------------------------------------------------------------
+    def fail(self, op: Operation, exc: BaseException) -> None:
+        self._fail(op, exc)
+
     def _fail(self, op: Operation, exc: BaseException) -> None:
         permanent = isinstance(exc, (PermanentGraphError, SourceError))
         text = str(exc) or type(exc).__name__
@@ -391,7 +414,8 @@ class Migration:
             async for attempt in AsyncRetrying(**self._item_retry):
                 with attempt:
                     number = attempt.retry_state.attempt_number
-                    outcome, target_id, note = await self._apply(op, content, mode if number == 1 else "resume",
+                    outcome, target_id, note, url = await self._apply(op, content,
+                                                                      mode if number == 1 else "resume",
                                                                  prev)
         except FatalGraphError:
             self.state.failed(op.key, "fatal error: see the run's log", permanent=False)
@@ -406,15 +430,15 @@ class Migration:
             self.summary.notes.append((op.key, note or "skipped"))
             log.warning("%s %s skipped: %s", op.op, op.key, note)
         else:
-            self.state.done(op.key, target_id)
+            self.state.done(op.key, target_id, url)
             if note:
                 self.summary.notes.append((op.key, note))
             log.info("%s %s %s: %s", op.op, op.key, outcome, target_id)
         self._finished(label, op, outcome)
 
     async def _apply(self, op: Operation, content: ContentIndex, mode: str,
-                     prev: ItemState | None) -> tuple[str, str | None, str | None]:
-        """Carry out one item; returns (outcome, Graph id, note)."""
+                     prev: ItemState | None) -> tuple[str, str | None, str | None, str | None]:
+        """Carry out one item; returns (outcome, Graph id, note, web link)."""
         target = self.mailboxes
         upn = mailbox_of(op.container)
         container_id = await self._container(op.container)
@@ -422,12 +446,12 @@ class Migration:
         prepared = target.prepare(op, container_id, content)
         note = "; ".join(prepared.notes) or None
         if prepared.skip_reason:
-            return "skipped", None, prepared.skip_reason
+            return "skipped", None, prepared.skip_reason, None
         if mode == "fresh":
             await target.link_large_files(op, prepared, content)
-            item_id = await target.create(prepared, upn)
+            item_id, url = await target.create(prepared, upn)
             await target.complete(op, container_id, item_id, prepared, content, fresh=True)
-            return "created", item_id, note
+            return "created", item_id, note, url
         found = await target.lookup(op, container_id)
         version = str(op.sequence) if op.sequence is not None else None
         if op.op == "create-task":
@@ -448,11 +472,11 @@ class Migration:
             outcome = "updated"
         if keep is None:
             await target.link_large_files(op, prepared, content)
-            item_id = await target.create(prepared, upn)
+            item_id, url = await target.create(prepared, upn)
             await target.complete(op, container_id, item_id, prepared, content, fresh=True)
             outcome = "updated" if stale else "created"
         else:
-            item_id = keep.id
+            item_id, url = keep.id, keep.web_link
             await target.complete(op, container_id, item_id, prepared, content, fresh=False)
         for dead in stale + extras:  # the replaced message, or a copy a lost answer left behind
             await target.delete(op, container_id, dead.id)
@@ -460,7 +484,7 @@ class Migration:
                      "a stale" if dead in stale else "a duplicate", dead.id)
         if outcome == "recovered" and mode == "changed":
             outcome = "updated"
-        return outcome, item_id, note
+        return outcome, item_id, note, url
 
     async def _run_batch(self, label: str, ops: list[tuple[Operation, Prepared | None]],
                          content: ContentIndex) -> None:
@@ -489,7 +513,8 @@ class Migration:
                 self._finished(label, op, "failed")
             return
         retry: list[Operation] = []
-        self.state.done_many([(op.key, results[str(n + 1)].json.get("id")) for n, (op, _) in enumerate(ops)
+        self.state.done_many([(op.key, results[str(n + 1)].json.get("id"), results[str(n + 1)].json.get("webLink"))
+                              for n, (op, _) in enumerate(ops)
                               if results[str(n + 1)].error is None])  # one transaction, before any raise below
         for n, (op, _) in enumerate(ops):
             response = results[str(n + 1)]

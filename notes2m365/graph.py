@@ -603,6 +603,23 @@ class GraphClient:
             return self._answer(response, where)
         return await self._retrying(True, where)(once)
 
+    async def upload_status(self, upload_url: str) -> GraphResponse:
+        """``GET {uploadUrl}`` of a drive upload session, without Authorization (§6): its
+        ``nextExpectedRanges`` say where to go on after an interruption.  Retried (a read)."""
+        if not upload_url.startswith(("https://", "http://")):
+            raise PermanentGraphError(0, "InvalidUploadUrl", "an upload URL must be absolute")
+        where = f"GET {_redact(upload_url)}"
+
+        async def once() -> GraphResponse:
+            await self._bucket.take(1)
+            self.stats.requests += 1
+            try:
+                response = await self._upload.get(upload_url)
+            except httpx.HTTPError as exc:
+                raise transport_error(exc, where) from exc
+            return self._answer(response, where)
+        return await self._retrying(True, where)(once)
+
     # -- machinery ---------------------------------------------------------------------------------------------
     def _retrying(self, idempotent: bool, where: str,
                   predicate: Callable[[BaseException], bool] | None = None) -> AsyncRetrying:

@@ -319,7 +319,7 @@ class SiteTarget:
                         raise TransientGraphError(404, "UploadSessionGone", exc.message, exc.request_id, exc.where,
                                                   maybe_committed=True) from exc
                     raise
-                status = (await self.graph.request("GET", url, idempotent=True)).json  # pre-authenticated URL
+                status = (await self.graph.upload_status(url)).json  # pre-authenticated URL, no token
                 start = _next_start(status.get("nextExpectedRanges") or [])
                 if start is None:
                     raise TransientGraphError(416, "UploadStateUnknown", "the session expects nothing more",

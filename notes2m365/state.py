@@ -34,7 +34,7 @@ from .errors import StateError
 
 ItemStatus = Literal["pending", "started", "done", "failed", "skipped"]
 STATUSES: tuple[ItemStatus, ...] = ("pending", "started", "done", "failed", "skipped")
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: items.target_url, links
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -58,6 +58,10 @@ CREATE TABLE IF NOT EXISTS upload_sessions (
     key TEXT PRIMARY KEY, size INTEGER NOT NULL, sent INTEGER NOT NULL, expires TEXT, updated TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY, started TEXT NOT NULL, finished TEXT, outcome TEXT, counts TEXT);
+CREATE TABLE IF NOT EXISTS links (
+    source_key TEXT NOT NULL, target_key TEXT NOT NULL, place TEXT NOT NULL, resolved INTEGER NOT NULL DEFAULT 0,
+    updated TEXT NOT NULL, PRIMARY KEY (source_key, target_key));
+CREATE INDEX IF NOT EXISTS links_target ON links (target_key, resolved);
 """
 
 
@@ -89,9 +93,14 @@ class StateStore(Protocol):
     def get(self, key: str) -> ItemState | None: ...
     def begin(self, key: str, op: str, container: str, content_hash: str | None, sequence: int | None,
               run_id: str) -> ItemState: ...
-    def done(self, key: str, target_id: str | None) -> None: ...
+    def done(self, key: str, target_id: str | None, target_url: str | None = None) -> None: ...
+    def target_url(self, key: str) -> str | None: ...
+    def add_link(self, source_key: str, target_key: str, place: str) -> None: ...
+    def open_links(self) -> list[tuple[str, str, str]]: ...
+    def pending_links(self) -> list[tuple[str, str]]: ...
+    def link_resolved(self, source_key: str, target_key: str) -> None: ...
     def begin_many(self, rows: list[tuple[str, str, str, str | None, int | None]], run_id: str) -> None: ...
-    def done_many(self, rows: list[tuple[str, str | None]]) -> None: ...
+    def done_many(self, rows: list[tuple[str, str | None, str | None]]) -> None: ...
     def failed(self, key: str, error: str, permanent: bool) -> None: ...
     def skipped(self, key: str, reason: str) -> None: ...
     def items(self, status: ItemStatus | None = None) -> list[ItemState]: ...
@@ -166,8 +175,13 @@ class SqliteStateStore:
         row = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         if row is None and self.read_only:
             raise StateError(f"{self.path}: not a notes2m365 state store (no schema version)")
+        columns = {r[1] for r in self._db.execute("PRAGMA table_info(items)")}
+        if "target_url" not in columns and not self.read_only:  # schema 1 -> 2, in place
+            self._db.execute("ALTER TABLE items ADD COLUMN target_url TEXT")
         if row is None:
             self._db.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        elif int(row[0]) < SCHEMA_VERSION and not self.read_only:
+            self._db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
         elif int(row[0]) > SCHEMA_VERSION:
             raise StateError(f"{self.path}: written by a newer notes2m365 (schema {row[0]}, this one reads "
                              f"{SCHEMA_VERSION})")
@@ -229,10 +243,43 @@ class SqliteStateStore:
             self._db.execute(self._BEGIN, (key, op, container, content_hash, sequence, run_id, _now()))
         return previous or ItemState(key, op, container, "pending")
 
-    def done(self, key: str, target_id: str | None) -> None:
-        """Graph confirmed the item (created, or found again by its source key)."""
-        if not self._write(self._DONE, (target_id, _now(), key)):
+    def done(self, key: str, target_id: str | None, target_url: str | None = None) -> None:
+        """Graph confirmed the item (created, or found again by its source key); ``target_url`` is where
+        people open it (list items and files: links to it are rewritten to this)."""
+        if not self._write(self._DONE_URL, (target_id, target_url, _now(), key)):
             raise StateError(f"{key}: done without begin")
+
+    def target_url(self, key: str) -> str | None:
+        """The URL of a migrated item (done, in this or an earlier run or wave sharing this store)."""
+        row = self._db.execute("SELECT target_url FROM items WHERE key = ? AND status = 'done'", (key,)).fetchone()
+        return row[0] if row and row[0] else None
+
+    # -- links between items (Notes doclinks) -----------------------------------------------------------
+    def add_link(self, source_key: str, target_key: str, place: str) -> None:
+        """``source_key``'s content links to ``target_key``, not migrated yet; ``place`` says where the link is
+        (JSON: site, list, item, field) so a later run or wave can rewrite it."""
+        self._write("INSERT INTO links (source_key, target_key, place, resolved, updated) VALUES (?, ?, ?, 0, ?) "
+                    "ON CONFLICT(source_key, target_key) DO UPDATE SET place = excluded.place, resolved = 0, "
+                    "updated = excluded.updated", (source_key, target_key, place, _now()))
+
+    def open_links(self) -> list[tuple[str, str, str]]:
+        """(source, target, place) of links not rewritten yet whose target is now migrated."""
+        rows = self._db.execute(
+            "SELECT l.source_key, l.target_key, l.place FROM links l JOIN items i ON i.key = l.target_key "
+            "WHERE l.resolved = 0 AND i.status = 'done' AND i.target_url IS NOT NULL ORDER BY l.source_key")
+        return [(r[0], r[1], r[2]) for r in rows]
+
+    def pending_links(self) -> list[tuple[str, str]]:
+        """(source, target) of links whose target is not migrated (yet), or has no URL to point at."""
+        rows = self._db.execute(
+            "SELECT l.source_key, l.target_key FROM links l LEFT JOIN items i ON i.key = l.target_key "
+            "AND i.status = 'done' AND i.target_url IS NOT NULL WHERE l.resolved = 0 AND i.key IS NULL "
+            "ORDER BY l.source_key, l.target_key")
+        return [(r[0], r[1]) for r in rows]
+
+    def link_resolved(self, source_key: str, target_key: str) -> None:
+        self._write("UPDATE links SET resolved = 1, updated = ? WHERE source_key = ? AND target_key = ?",
+                    (_now(), source_key, target_key))
 
     _BEGIN = ("INSERT INTO items (key, op, container, status, content_hash, sequence, attempts, run_id, updated) "
               "VALUES (?, ?, ?, 'started', ?, ?, 1, ?, ?) ON CONFLICT(key) DO UPDATE SET status = 'started', "
@@ -241,6 +288,8 @@ class SqliteStateStore:
               "updated = excluded.updated")
     _DONE = ("UPDATE items SET status = 'done', target_id = ?, last_error = NULL, permanent = 0, updated = ? "
              "WHERE key = ?")
+    _DONE_URL = ("UPDATE items SET status = 'done', target_id = ?, target_url = ?, last_error = NULL, permanent = 0, "
+                 "updated = ? WHERE key = ?")
 
     def _many(self, sql: str, params: list[tuple[Any, ...]]) -> int:
         """One statement for many rows in one transaction (one commit instead of one per row)."""
@@ -264,11 +313,11 @@ class SqliteStateStore:
         now = _now()
         self._many(self._BEGIN, [(*row, run_id, now) for row in rows])
 
-    def done_many(self, rows: list[tuple[str, str | None]]) -> None:
-        """:meth:`done` for several items (key, Graph id) at once, in one transaction."""
+    def done_many(self, rows: list[tuple[str, str | None, str | None]]) -> None:
+        """:meth:`done` for several items (key, Graph id, URL) at once, in one transaction."""
         now = _now()
-        if self._many(self._DONE, [(target_id, now, key) for key, target_id in rows]) != len(rows):
-            missing = [key for key, _ in rows if self.get(key) is None]
+        if self._many(self._DONE_URL, [(target_id, url, now, key) for key, target_id, url in rows]) != len(rows):
+            missing = [key for key, _, _ in rows if self.get(key) is None]
             raise StateError(f"{', '.join(missing) or 'an item'}: done without begin")
 
     def failed(self, key: str, error: str, permanent: bool) -> None:

@@ -46,7 +46,7 @@ SENT = f"{MAIL_REPLICA}/F4A73FE3910DDA1FC1258AF60031A5E2"  # Sent Items, To/Cc/B
 DRAFT = f"{MAIL_REPLICA}/806FC944C7A00F2DC1258AF90052A8B8"
 DENTIST = f"{MAIL_REPLICA}/F93FEDB806DC80D7C1258AED003CF76F"  # a single appointment
 MAILBOX_ITEMS = 25  # 2 folders, 8 messages, 7 events, 4 tasks, 4 contacts
-# the teamroom application's operations: "unsupported" until issue 6
+# the teamroom application's operations (lists, files, items, on two sites)
 APP_OPERATIONS = sum(op.container.startswith("site:") for op in build_plan(load_job(SAMPLES / "demo.toml")).operations)
 
 
@@ -184,7 +184,7 @@ def test_full_migration_lands_the_planned_content(emulator, graph, tmp_path):
     result = run_migration(job)
     summary = result.summary
     assert summary.outcome == "complete", render_summary(result)
-    assert dict(summary.counts) == {"created": MAILBOX_ITEMS, "unsupported": APP_OPERATIONS}
+    assert dict(summary.counts) == {"created": MAILBOX_ITEMS + APP_OPERATIONS}
     assert summary.failures == [] and summary.counts["failed"] == 0
     ops = planned(job)
 
@@ -341,7 +341,7 @@ def test_rerun_writes_nothing(emulator, tmp_path):
     mark = len(request_log(emulator))
     again = run_migration(job).summary
     assert again.outcome == "complete"
-    assert dict(again.counts) == {"unchanged": MAILBOX_ITEMS, "unsupported": APP_OPERATIONS}
+    assert dict(again.counts) == {"unchanged": MAILBOX_ITEMS + APP_OPERATIONS}
     assert again.graph is not None and again.graph.writes == 0
     assert writes_since(emulator, mark) == []
 
@@ -362,7 +362,7 @@ def test_sequence_change_replaces_the_message_and_updates_the_event(emulator, gr
                   ("<text>Dentist</text>", "<text>Dentist (moved)</text>"))
     summary = run_migration(job).summary
     assert summary.outcome == "complete"
-    assert dict(summary.counts) == {"updated": 2, "unchanged": MAILBOX_ITEMS - 2, "unsupported": APP_OPERATIONS}
+    assert dict(summary.counts) == {"updated": 2, "unchanged": MAILBOX_ITEMS + APP_OPERATIONS - 2}
 
     new_msg = one_message(graph, KICKOFF)
     assert new_msg["id"] != old_msg["id"]
@@ -395,7 +395,7 @@ def test_created_but_not_recorded_is_recovered_without_a_duplicate(emulator, gra
         with open_state(job.state) as state:
             state.failed(WITH_FILES, "504 GatewayTimeout: the answer was lost", permanent=False)
     summary = run_migration(job).summary
-    assert dict(summary.counts) == {"recovered": 1, "unchanged": MAILBOX_ITEMS - 1, "unsupported": APP_OPERATIONS}
+    assert dict(summary.counts) == {"recovered": 1, "unchanged": MAILBOX_ITEMS + APP_OPERATIONS - 1}
     assert summary.graph.writes == 0  # found by its source key with every attachment: nothing to send
     after = one_message(graph, WITH_FILES)
     assert after["id"] == before["id"]
@@ -455,7 +455,7 @@ def test_interrupted_replacement_leaves_only_the_new_message(emulator, graph, tm
 
     summary = run_migration(job).summary
     assert summary.outcome == "complete"
-    assert dict(summary.counts) == {"recovered": 1, "unchanged": MAILBOX_ITEMS - 1, "unsupported": APP_OPERATIONS}
+    assert dict(summary.counts) == {"recovered": 1, "unchanged": MAILBOX_ITEMS + APP_OPERATIONS - 1}
     msg = one_message(graph, SENT)
     assert msg["id"] == made and version_of(msg) == "7"
     assert msg["subject"] == "Alpha: documents for the partner review (v2)"
@@ -677,7 +677,7 @@ def test_failures_status_and_retry_failed(emulator, tmp_path):
     result = CliRunner().invoke(main, ["status", str(job_file), "--json"])
     assert result.exit_code == 1, result.output
     status = json.loads(result.stdout)
-    assert status["counts"]["failed"] == 2 and status["counts"]["done"] == MAILBOX_ITEMS - 2
+    assert status["counts"]["failed"] == 2 and status["counts"]["done"] == MAILBOX_ITEMS + APP_OPERATIONS - 2
     assert status["per_target"][f"mailbox:{JANE}"]["failed"] == 2
     result = CliRunner().invoke(main, ["status", str(job_file)])
     assert result.exit_code == 1 and "failed 2" in result.stdout
@@ -689,7 +689,7 @@ def test_failures_status_and_retry_failed(emulator, tmp_path):
     assert by_key_count(emulator, WITH_FILES) == 0
     result = CliRunner().invoke(main, ["migrate", *args, "--retry-failed"])
     assert result.exit_code == 0, result.output
-    assert "created 2" in result.stdout and "unchanged 23" in result.stdout
+    assert "created 2" in result.stdout and f"unchanged {MAILBOX_ITEMS + APP_OPERATIONS - 2}" in result.stdout
     assert by_key_count(emulator, WITH_FILES) == 1 and by_key_count(emulator, WITH_IMAGES) == 1
     result = CliRunner().invoke(main, ["failures", str(job_file)])
     assert result.exit_code == 0 and result.stdout == ""
