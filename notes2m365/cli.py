@@ -595,7 +595,7 @@ def demo(job_file: str | None, data_dir: str | None, as_json: bool, progress: bo
     verified = result.verified
     if not as_json:
         if verified is not None:
-            click.echo(f"verified: {verified['present_once']} of {verified['expected']} mailbox items are in the "
+            click.echo(f"verified: {verified['present_once']} of {verified['expected']} planned items are in the "
                        "emulator exactly once" + ("" if not verified["problems"] else
                                                     "; problems: " + "; ".join(verified["problems"][:10])))
         click.echo(f"emulator tenant: {Path(data) / 'graph.sqlite'}; request log: {request_log}")

@@ -29,6 +29,8 @@ from .executor import Migration, Progress, RunSummary, decide
 from .graph import GraphClient, GraphSettings, graph_path
 from .job import Job
 from .plan import PlanResult, SourcePlan, identity_for, plan_sources
+from .sharepoint import SiteTarget, incompatibility
+from .sitemigration import site_of
 from .state import SqliteStateStore, open_state
 
 
@@ -113,13 +115,23 @@ async def _migrate(job: Job, state: SqliteStateStore, retry_failed: bool, progre
 
 
 async def verify_present(graph: GraphClient, plans: list[SourcePlan]) -> dict[str, Any]:
-    """Each planned mailbox item found by its source key exactly once (the demo's count check)."""
+    """Each planned item found by its source key exactly once (the demo's count check): mailbox items by
+    their extended property, list items by NotesKey, files by their path."""
     target = MailboxTarget(graph, None)  # type: ignore[arg-type]
     containers: dict[str, str] = {}
     expected = present = 0
     wrong: list[str] = []
+    sites = SiteTarget(graph)
     for planned in plans:
         if planned.source.kind != "mailbox":
+            for op in planned.operations:
+                if op.op in ("create-list-item", "upload-file"):
+                    expected += 1
+                    count = await _count_in_site(sites, op, containers)
+                    if count == 1:
+                        present += 1
+                    else:
+                        wrong.append(f"{op.key}: found {count} times")
             continue
         for op in planned.operations:
             if op.op not in ITEM_KINDS:
@@ -135,6 +147,32 @@ async def verify_present(graph: GraphClient, plans: list[SourcePlan]) -> dict[st
             else:
                 wrong.append(f"{op.key}: found {len(found)} times")
     return {"expected": expected, "present_once": present, "problems": wrong}
+
+
+async def _count_in_site(sites: SiteTarget, op: Any, ids: dict[str, str]) -> int:
+    site = site_of(op.container)
+    if "site:" + site not in ids:
+        ids["site:" + site] = (await sites.site(site))[0]
+    site_id = ids["site:" + site]
+    if op.op == "create-list-item":
+        name = op.container.rsplit("/list:", 1)[1]
+        if op.container not in ids:
+            found = await sites.find_list(site_id, name)
+            ids[op.container] = found["id"] if found else ""
+        return len(await sites.find_items(site_id, ids[op.container], op.key)) if ids[op.container] else 0
+    rest = op.container[len(f"site:{site}/drive:"):]
+    library, _, folder = rest.partition("/")
+    drive_key = f"site:{site}/drive:{library}"
+    if drive_key not in ids:
+        if library == "Documents":
+            ids[drive_key] = await sites.default_drive(site_id)
+        else:
+            found = await sites.find_list(site_id, library)
+            ids[drive_key] = (await sites.graph.request("GET", graph_path("sites", site_id, "lists", found["id"],
+                                                                          "drive"))).json["id"] if found else ""
+    if not ids[drive_key]:
+        return 0
+    return 1 if await sites.find_file(ids[drive_key], f"{folder}/{op.payload['name']}") else 0
 
 
 async def _resolve(graph: GraphClient, target: MailboxTarget, container: str) -> str:
@@ -204,7 +242,7 @@ async def _preflight(job: Job, state: SqliteStateStore | None, retry_failed: boo
             name = planned.source.target.lower()
             report = reports.setdefault(name, TargetReport(planned.source.target))
             if planned.source.kind != "mailbox":
-                report.would["not migrated yet: SharePoint operations (issue 6)"] += len(planned.operations)
+                await _check_sites(client, report, planned, state, retry_failed)
                 continue
             await _check_mailbox(client, target, report, planned)
             for op in planned.operations:
@@ -265,6 +303,42 @@ async def _check_mailbox(graph: GraphClient, target: MailboxTarget, report: Targ
                 exists = None
         folder_ids[created] = exists
         report.would["folder exists: reuse" if exists else "create folder"] += 1
+
+
+async def _check_sites(graph: GraphClient, report: TargetReport, planned: SourcePlan, state: Any,
+                       retry_failed: bool) -> None:
+    """A site source's dry run: each site reachable, each list found (and its columns compatible) or to be
+    created, and what would happen to each item and file."""
+    sites = SiteTarget(graph)
+    for op in planned.operations:
+        if op.op == "ensure-list":
+            site = site_of(op.container)
+            name = op.payload["displayName"]
+            try:
+                site_id, _ = await sites.site(site)
+            except FatalGraphError:
+                raise
+            except SinkError as exc:
+                report.checks.append((f"site {site} exists", False, f"{exc.status} {exc.code}: {exc.message}"))
+                continue
+            report.checks.append((f"site {site} exists", True, ""))
+            found = await sites.find_list(site_id, name)
+            if found is None:
+                report.would[f"create list {name} on {site}"] += 1
+                continue
+            columns = {c["name"].casefold(): c async for c in sites._pages(
+                graph_path("sites", site_id, "lists", found["id"], "columns"))}
+            problems = [why for col in op.payload.get("columns", []) if (have := columns.get(col["name"].casefold()))
+                        and (why := incompatibility(col, have))]
+            report.checks.append((f"list {name} on {site} can take the items", not problems, "; ".join(problems)))
+            continue
+        prev = state.get(op.key) if state is not None else None
+        mode = decide(op, prev, retry_failed)
+        kind = "file" if op.op == "upload-file" else "list item"
+        report.would[{"fresh": f"create {kind}", "changed": f"update {kind} (document changed)",
+                      "resume": f"look up {kind}, then complete or create it",
+                      "unchanged": f"nothing: {kind} done",
+                      "failed-before": f"nothing: {kind} failed before (--retry-failed)"}[mode]] += 1
 
 
 def render_preflight(reports: list[TargetReport], plan: PlanResult, writes: int) -> str:
