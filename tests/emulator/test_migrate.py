@@ -718,11 +718,12 @@ def test_demo_command_twice(tmp_path):
     first = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert first.returncode == 0, first.stdout + first.stderr
     m = re.search(r"verified: (\d+) of (\d+) mailbox items are in the emulator exactly once", first.stdout)
-    assert m and m.group(1) == m.group(2) == "23", first.stdout  # 8 messages, 7 events, 4 tasks, 4 contacts
+    # 8 messages, 7 events, 4 tasks, 4 contacts; 5 list items and 3 files
+    assert m and m.group(1) == m.group(2) == "31", first.stdout
     assert "writes this run: 0" not in first.stdout
     second = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert second.returncode == 0, second.stdout + second.stderr
-    assert "verified: 23 of 23" in second.stdout
+    assert "verified: 31 of 31" in second.stdout
     assert "writes this run: 0" in second.stdout
     assert "Traceback" not in first.stderr + second.stderr
 
