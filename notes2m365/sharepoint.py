@@ -330,6 +330,17 @@ class SiteTarget:
             nxt = _next_start(response.json.get("nextExpectedRanges") or [])
             start = nxt if nxt is not None else start + UPLOAD_CHUNK
 
+    async def library_drive(self, site_id: str, list_id: str) -> str:
+        return (await self.graph.request("GET", graph_path("sites", site_id, "lists", list_id, "drive"),
+                                         params={"$select": "id"})).json["id"]
+
+    async def delete_file(self, drive_id: str, item_id: str) -> None:
+        try:
+            await self.graph.request("DELETE", graph_path("drives", drive_id, "items", item_id))
+        except PermanentGraphError as exc:
+            if exc.status != 404:
+                raise
+
     async def set_file_fields(self, drive_id: str, item_id: str, fields: dict[str, Any]) -> None:
         await self.graph.request("PATCH", graph_path("drives", drive_id, "items", item_id, "listItem", "fields"),
                                  json=fields)

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 from tenacity import AsyncRetrying
 
 from .appplan import LINKS_KEY
-from .errors import FatalGraphError, SinkError, SourceError, TransientGraphError
+from .errors import FatalGraphError, PermanentGraphError, SinkError, SourceError, TransientGraphError
 from .exchange import ContainerUnavailable
 from .operations import Operation
 from .plan import ContentIndex, SourcePlan
@@ -109,6 +109,13 @@ class SiteRun:
         return site_id, self._drives[key], folder
 
     async def _ensure_list(self, op: Operation, needs_parent: bool) -> str:
+        # Several sources may share a list (and run at once): one ensure at a time per list, so the second
+        # finds the list the first created instead of failing on 409 nameAlreadyExists.
+        container = f"site:{site_of(op.container)}/list:{op.payload['displayName']}"
+        async with self._locks.setdefault("list:" + container.casefold(), asyncio.Lock()):
+            return await self._ensure_list_now(op, needs_parent)
+
+    async def _ensure_list_now(self, op: Operation, needs_parent: bool) -> str:
         site = site_of(op.container)
         container = f"site:{site}/list:{op.payload['displayName']}"
         prev = self.m.state.get(op.key)
@@ -137,13 +144,23 @@ class SiteRun:
     async def run(self, label: str, planned: SourcePlan) -> None:
         ops = planned.operations
         parents = {op.container for op in ops if op.op == "create-list-item" and "ParentKey" in op.payload["fields"]}
+        failed: set[str] = set()
         for op in ops:
             if op.op == "ensure-list" and not self.m.stopping:
                 needs = f"site:{site_of(op.container)}/list:{op.payload['displayName']}" in parents
-                self.m.finished(label, op, await self._ensure_list(op, needs))
+                outcome = await self._ensure_list(op, needs)
+                if outcome == "failed":
+                    failed.add(op.key)
+                self.m.finished(label, op, outcome)
         work = [op for op in ops if op.op in ("create-list-item", "upload-file")]
         done: dict[str, asyncio.Event] = {op.key: asyncio.Event() for op in work}
-        failed: set[str] = set()
+        # a file an item links to waits for that item's list too: nothing is written for a list that failed
+        ensures = {op.key for op in ops if op.op == "ensure-list"}
+        lists_of: dict[str, set[str]] = {}
+        for op in work:
+            if op.op == "create-list-item":
+                for dep in op.depends_on:
+                    lists_of.setdefault(dep, set()).update(d for d in op.depends_on if d in ensures)
         queue: asyncio.Queue[Operation | None] = asyncio.Queue()
         for op in work:
             queue.put_nowait(op)
@@ -161,7 +178,7 @@ class SiteRun:
                     for dep in op.depends_on:
                         if dep in done:
                             await done[dep].wait()
-                    blocked = [d for d in op.depends_on if d in failed]
+                    blocked = [d for d in (*op.depends_on, *sorted(lists_of.get(op.key, ()))) if d in failed]
                     outcome = await self._one(op, planned.content, blocked)
                     if outcome in ("failed", "not_attempted"):
                         failed.add(op.key)
@@ -183,10 +200,22 @@ class SiteRun:
 
         prev = self.m.state.get(op.key)
         mode = decide(op, prev, self.m.retry_failed)
+        # planned somewhere else than where it went (it gained or lost Readers fields, the job's sites changed)
+        moved = prev is not None and prev.container != op.container and prev.target_id is not None
+        if mode == "unchanged" and moved:
+            mode = "changed"
         if mode == "unchanged":
             return "unchanged"
         if mode == "failed-before":
             return "failed"
+        if moved:  # the old copy goes first (never a restricted document left on an open site), while the
+            try:  # state still says where it is: begin() records the new place
+                await self._remove_moved(op, prev)
+            except FatalGraphError:
+                raise
+            except (SinkError, ContainerUnavailable) as exc:
+                self.m.fail(op, exc)
+                return "failed"
         self.m.state.begin(op.key, op.op, op.container, op.content_hash, op.sequence, self.m.run_id)
         if blocked:  # an item never links to a file that is not there: it waits for the next run
             self.m.fail(op, ContainerUnavailable(f"waits for {', '.join(blocked)}, which failed"))
@@ -210,6 +239,26 @@ class SiteRun:
             self.m.summary.notes.append((op.key, note))
         log.info("%s %s %s: %s", op.op, op.key, outcome, item_id)
         return outcome
+
+    async def _remove_moved(self, op: Operation, prev: Any) -> None:
+        """Delete the copy of ``op``'s document (or file) at the place the state records."""
+        site = site_of(prev.container)
+        site_id = await self._site(site)
+        if prev.op == "create-list-item":
+            list_id = self.m.state.container_id(prev.container)
+            if list_id is not None:
+                await self.sites.delete_item(site_id, list_id, prev.target_id)
+        elif prev.op == "upload-file":
+            library = prev.container[len(f"site:{site}/drive:"):].partition("/")[0]
+            if library == "Documents":
+                drive_id = await self.sites.default_drive(site_id)
+            else:
+                list_id = self.m.state.container_id(f"site:{site}/list:{library}")
+                drive_id = await self.sites.library_drive(site_id, list_id) if list_id else None
+            if drive_id is not None:
+                await self.sites.delete_file(drive_id, prev.target_id)
+        log.info("%s %s: moved from %s to %s; removed %s there", op.op, op.key, prev.container, op.container,
+                 prev.target_id)
 
     # -- files --------------------------------------------------------------------------------------------
     async def _file(self, op: Operation, content: ContentIndex, mode: str) -> tuple[str, str, str | None, list[str]]:
@@ -277,11 +326,10 @@ class SiteRun:
                 for extra in found[1:]:  # a copy a lost answer left behind
                     await self.sites.delete_item(site_id, info.id, extra.id)
                     log.info("%s %s: removed a duplicate item %s", op.op, op.key, extra.id)
-                if mode == "changed":
-                    await self.sites.update_item(site_id, info.id, item.id, fields)
-                    outcome = "updated"
-                else:
-                    outcome = "recovered"
+                # resumed, the item found may predate this version (an update cut short after begin) or hold
+                # doclinks whose target has arrived since: it gets this version's fields either way
+                await self.sites.update_item(site_id, info.id, item.id, fields)
+                outcome = "updated" if mode == "changed" else "recovered"
         if item is None:
             item = await self.sites.create_item(site_id, info.id, fields)
         for entry in sorted(missing):
@@ -310,6 +358,12 @@ class SiteRun:
                 rewritten += 1
             except FatalGraphError:
                 raise
+            except PermanentGraphError as exc:
+                if exc.status != 404:
+                    log.warning("doclink %s -> %s not rewritten yet: %s", source, target, exc)
+                    continue
+                # the item it was recorded in is gone (its document moved: the new copy recorded its own)
+                self.m.state.link_resolved(source, target)
             except (SinkError, TransientGraphError) as exc:
                 log.warning("doclink %s -> %s not rewritten yet: %s", source, target, exc)
         return rewritten, len(self.m.state.pending_links())
