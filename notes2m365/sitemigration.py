@@ -47,7 +47,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("notes2m365.migrate")
 
 #: A rendered Notes doclink (richtext.py): its href, and the replica and document it points at.
-DOCLINK = re.compile(r'href="(notes:///[^"]*)"(?=[^>]*data-replica="([0-9A-Fa-f]+)")(?=[^>]*data-document="([0-9A-Fa-f]+)")')
+#: A Notes doclink as richtext.py renders it, ``notes:///REPLICA/VIEW/DOCUMENT`` (also with a server); read
+#: from the href alone, so the later link pass works even if SharePoint drops the data-* attributes.
+DOCLINK = re.compile(r'href="notes://[^/"]*/([0-9A-Fa-f]{16})/(?:[0-9A-Fa-f]{32}/|0/)?([0-9A-Fa-f]{32})"')
 REFERENCE = re.compile(r'(href|src)="((?:attachment|cid):[^"]*)"')
 
 
@@ -62,7 +64,7 @@ def rewrite_doclinks(html: str, url_of: Any) -> tuple[str, set[str]]:
     missing: set[str] = set()
 
     def swap(m: re.Match[str]) -> str:
-        key = f"{m.group(2).upper()}/{m.group(3).upper()}"
+        key = f"{m.group(1).upper()}/{m.group(2).upper()}"
         url = url_of(key)
         if url is None:
             missing.add(key)

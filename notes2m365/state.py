@@ -250,8 +250,12 @@ class SqliteStateStore:
             raise StateError(f"{key}: done without begin")
 
     def target_url(self, key: str) -> str | None:
-        """The URL of a migrated item (done, in this or an earlier run or wave sharing this store)."""
-        row = self._db.execute("SELECT target_url FROM items WHERE key = ? AND status = 'done'", (key,)).fetchone()
+        """The URL of a migrated document (done, in this or an earlier run or wave sharing this store): its
+        item, or for a document that became files (a document library) its body page or first file."""
+        row = self._db.execute(
+            "SELECT target_url FROM items WHERE key IN (?, ?, ?) AND status = 'done' AND target_url IS NOT NULL "
+            "ORDER BY CASE key WHEN ? THEN 0 WHEN ? THEN 1 ELSE 2 END LIMIT 1",
+            (key, key + "#body", key + "#att/1", key, key + "#body")).fetchone()
         return row[0] if row and row[0] else None
 
     # -- links between items (Notes doclinks) -----------------------------------------------------------
@@ -265,16 +269,17 @@ class SqliteStateStore:
     def open_links(self) -> list[tuple[str, str, str]]:
         """(source, target, place) of links not rewritten yet whose target is now migrated."""
         rows = self._db.execute(
-            "SELECT l.source_key, l.target_key, l.place FROM links l JOIN items i ON i.key = l.target_key "
+            "SELECT DISTINCT l.source_key, l.target_key, l.place FROM links l JOIN items i "
+            "ON i.key IN (l.target_key, l.target_key || '#body', l.target_key || '#att/1') "
             "WHERE l.resolved = 0 AND i.status = 'done' AND i.target_url IS NOT NULL ORDER BY l.source_key")
         return [(r[0], r[1], r[2]) for r in rows]
 
     def pending_links(self) -> list[tuple[str, str]]:
         """(source, target) of links whose target is not migrated (yet), or has no URL to point at."""
         rows = self._db.execute(
-            "SELECT l.source_key, l.target_key FROM links l LEFT JOIN items i ON i.key = l.target_key "
-            "AND i.status = 'done' AND i.target_url IS NOT NULL WHERE l.resolved = 0 AND i.key IS NULL "
-            "ORDER BY l.source_key, l.target_key")
+            "SELECT l.source_key, l.target_key FROM links l WHERE l.resolved = 0 AND NOT EXISTS ("
+            "SELECT 1 FROM items i WHERE i.key IN (l.target_key, l.target_key || '#body', l.target_key || '#att/1') "
+            "AND i.status = 'done' AND i.target_url IS NOT NULL) ORDER BY l.source_key, l.target_key")
         return [(r[0], r[1]) for r in rows]
 
     def link_resolved(self, source_key: str, target_key: str) -> None:

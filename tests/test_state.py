@@ -119,3 +119,18 @@ def test_read_only_store_must_exist(tmp_path):
     (tmp_path / "other.sqlite").write_bytes(b"not sqlite at all" * 100)
     with pytest.raises(StateError, match="not a notes2m365 state store"):
         open_state(tmp_path / "other.sqlite", read_only=True)
+
+
+def test_links_to_a_document_that_became_files_resolve_to_its_first_file(tmp_path):
+    """A document-library document is keyed KEY#att/N or KEY#body; a doclink names KEY."""
+    with open_state(tmp_path / "s.sqlite") as store:
+        run = store.start_run()
+        store.add_link("R/SRC", "R/LIB", '{"field": "Body"}')
+        assert store.pending_links() == [("R/SRC", "R/LIB")] and store.open_links() == []
+        store.begin("R/LIB#att/1", "upload-file", "site:x/drive:Lib/LIB", None, 1, run)
+        store.done("R/LIB#att/1", "01ABC", "https://x/Lib/LIB/a.pdf")
+        assert store.target_url("R/LIB") == "https://x/Lib/LIB/a.pdf"
+        assert store.open_links() == [("R/SRC", "R/LIB", '{"field": "Body"}')] and store.pending_links() == []
+        store.begin("R/LIB#body", "upload-file", "site:x/drive:Lib/LIB", None, 1, run)
+        store.done("R/LIB#body", "01ABD", "https://x/Lib/LIB/LIB.html")
+        assert store.target_url("R/LIB") == "https://x/Lib/LIB/LIB.html"  # the body page first
