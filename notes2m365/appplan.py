@@ -273,8 +273,9 @@ def _plan_document(plan: ApplicationPlan, entry: ConvertedDocument, site: str, m
         if len(f"{site.split(':', 1)[-1]}/{drive}/{folder}/{name}") > MAX_PATH:
             warnings.append(f"attachment {name!r}: the path is longer than {MAX_PATH} characters")
         names.append(name)
-    if names and not library:
-        fields["NotesAttachments"] = "\n".join(f"{folder}/{n}" for n in names)
+    if names and not library:  # where each file went, and its Notes name when SharePoint needed another
+        fields["NotesAttachments"] = "\n".join(f"{folder}/{n}" + (f" (Notes name: {a.name})" if n != a.name else "")
+                                               for a, n in zip(files, names))
     depends = [list_key]
     parent = source_key(doc.replica_id, doc.parent_unid) if doc.parent_unid else None
     if parent in keys_planned:
@@ -449,7 +450,8 @@ def _library_files(site: str, mapping: AppMapping, conv: ConvertedDocument, key:
         part_key = key + f"#att/{n}"
         ops.append(_upload(site, mapping.list_name, folder, name, part_key, att.size, att.sha256, _utc(att.created),
                            _utc(att.modified), tuple(depends), doc.sequence, source_file, doc.form,
-                           {**fields, "NotesKey": part_key}, warnings=tuple(warnings)))
+                           {**fields, "NotesKey": part_key, "NotesAttachments": att.name},  # the Notes name
+                           warnings=tuple(warnings)))
     if not ops:  # a document without files: its body as an HTML page, so that it is not lost
         body = ("<!DOCTYPE html><html><head><meta charset=\"utf-8\"/></head><body>" + conv.html()
                 + "</body></html>").encode()

@@ -246,6 +246,8 @@ def test_attachment_names_follow_sharepoint_rules_and_stay_unique(tmp_path):
     assert names == ["a_b_.txt", "_CON.txt", "spec.pdf", "Spec (2).PDF"]
     item = next(op for op in plan.operations if op.op == "create-list-item")
     assert "stored as 'a_b_.txt'" in " ".join(item.warnings) and "Spec (2).PDF" in item.payload["fields"]["NotesAttachments"]
+    listed = item.payload["fields"]["NotesAttachments"].splitlines()  # the Notes name kept beside a changed one
+    assert listed[0].endswith("/a_b_.txt (Notes name: a:b?.txt)") and listed[2].endswith("/spec.pdf")
 
 
 def test_library_files_each_carry_their_own_key_and_count_the_fields_patch(tmp_path):
@@ -254,6 +256,7 @@ def test_library_files_each_carry_their_own_key_and_count_the_fields_patch(tmp_p
     files = [op for op in plan_application(SITE, mapping, converted(dxl), identity()).operations
              if op.op == "upload-file"]
     assert [op.payload["fields"]["NotesKey"] for op in files] == [op.key for op in files]
+    assert [op.payload["fields"].get("NotesAttachments") for op in files[:2]] == ["a.txt", "b.txt"]
     assert files[-1].key.endswith("#body") and files[-1].payload["name"].endswith(".html")
     assert all(op.requests == 2 for op in files)
 
