@@ -768,7 +768,7 @@ def test_awkward_attachment_names(emulator, tmp_path):
         assert site.content(files[name]["id"]) == dxl_file_bytes(FIXTURES / "names.dxl", orig), orig
     assert "attachment:" not in body
     assert site.one("Discussion", NAMES_DOC)["fields"]["NotesAttachments"].splitlines() == \
-        [f"{folder}/{stored[orig]}" for orig in stored]
+        [f"{folder}/{stored[orig]}" + (f" (Notes name: {orig})" if stored[orig] != orig else "") for orig in stored]
 
 
 # -- synthetic discussion databases ------------------------------------------------------------------------
