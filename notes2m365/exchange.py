@@ -436,7 +436,8 @@ class MailboxTarget:
             found = []
             async for task in self._pages(self.collection(op, container_id), {"$expand": "linkedResources",
                                                                               "$select": "id"}, upn):
-                if any(r.get("externalId") == op.key for r in task.get("linkedResources") or []):
+                if any(r.get("externalId") == op.key for r in task.get("linkedResources") or []) \
+                        and all(f.id != task["id"] for f in found):  # offset paging may show one twice
                     found.append(Found(task["id"], None))
             return found
         if op.op == "create-message":

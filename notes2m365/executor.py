@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from datetime import UTC, datetime
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -453,6 +454,8 @@ class Migration:
             await target.complete(op, container_id, item_id, prepared, content, fresh=True)
             return "created", item_id, note, url
         found = await target.lookup(op, container_id)
+        if not found and await self.in_flight_wait(prev):
+            found = await target.lookup(op, container_id)
         version = str(op.sequence) if op.sequence is not None else None
         if op.op == "create-task":
             current, stale = found, []
@@ -485,6 +488,25 @@ class Migration:
         if outcome == "recovered" and mode == "changed":
             outcome = "updated"
         return outcome, item_id, note, url
+
+    async def in_flight_wait(self, prev: ItemState | None) -> bool:
+        """An item a crashed run had started moments ago: its request may still be carried out by Graph.
+        Wait until ``in_flight_grace`` has passed since it was started (True), so the lookup that follows
+        sees it; False when there is nothing to wait for."""
+        if prev is None or prev.status != "started" or prev.run_id == self._run_id or not prev.updated \
+                or not prev.run_id or self.state.run_finished(prev.run_id):
+            return False  # a run that ended on its own had every request answered
+        try:
+            started = datetime.strptime(prev.updated, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+        except ValueError:
+            return False
+        left = self.settings.in_flight_grace - (datetime.now(UTC) - started).total_seconds()
+        if left <= 0:
+            return False
+        log.info("%s: started %.1f s ago by a run that stopped; looking again in %.1f s", prev.key,
+                 self.settings.in_flight_grace - left, left)
+        await asyncio.sleep(left)
+        return True
 
     async def _run_batch(self, label: str, ops: list[tuple[Operation, Prepared | None]],
                          content: ContentIndex) -> None:

@@ -112,6 +112,10 @@ class MigrateSettings:
     requests_per_second: float = 100.0  # global cap of this process; 0 = none
     mailbox_concurrency: int = 4  # Outlook's 4 concurrent requests per app and mailbox (graph-semantics §8.1)
     batch_size: int = 20  # creates per $batch (1 = no batching; Graph's maximum is 20, §7)
+    #: seconds a request of a crashed run may still be carried out by Graph (the request timeout): an item
+    #: that run had started and that is not found yet is looked up again once this has passed, before it is
+    #: created, so a write still in flight when the process died is not made twice
+    in_flight_grace: float = 100.0
 
 
 @dataclass(frozen=True)
@@ -352,7 +356,8 @@ def _filters(toml: TomlFile, table: dict[str, Any]) -> Filters:
 
 def _migrate(toml: TomlFile, table: dict[str, Any]) -> MigrateSettings:
     r = _Reader(toml, ("migrate",), table, {"large_attachments", "onedrive_folder", "item_attempts",
-                                            "requests_per_second", "mailbox_concurrency", "batch_size"})
+                                            "requests_per_second", "mailbox_concurrency", "batch_size",
+                                            "in_flight_grace"})
     d = MigrateSettings()
     policy = r.get("large_attachments", str, d.large_attachments)
     if policy not in ("onedrive", "draft", "skip"):
@@ -372,6 +377,9 @@ def _migrate(toml: TomlFile, table: dict[str, Any]) -> MigrateSettings:
     batch = r.get("batch_size", int, d.batch_size)
     if not 1 <= batch <= 20:
         raise r.fail("batch_size", "must be between 1 and 20 (Graph's $batch limit)")
+    grace = r.get("in_flight_grace", (int, float), d.in_flight_grace)
+    if not 0 <= grace <= 3600:
+        raise r.fail("in_flight_grace", "must be between 0 and 3600 seconds")
     return MigrateSettings(large_attachments=policy, onedrive_folder=folder, item_attempts=attempts,
                            requests_per_second=float(rps), mailbox_concurrency=mailbox_concurrency,
-                           batch_size=batch)
+                           batch_size=batch, in_flight_grace=float(grace))

@@ -229,7 +229,7 @@ class SiteRun:
                     if op.op == "upload-file":
                         outcome, item_id, url, notes = await self._file(op, content, now)
                     else:
-                        outcome, item_id, url, notes = await self._list_item(op, now)
+                        outcome, item_id, url, notes = await self._list_item(op, now, prev)
         except FatalGraphError:
             self.m.state.failed(op.key, "fatal error: see the run's log", permanent=False)
             raise
@@ -314,7 +314,7 @@ class SiteRun:
                 fields[PARENT_COLUMN + "LookupId"] = str(found.target_id)
         return fields, missing
 
-    async def _list_item(self, op: Operation, mode: str) -> tuple[str, str, str | None, list[str]]:
+    async def _list_item(self, op: Operation, mode: str, prev: Any = None) -> tuple[str, str, str | None, list[str]]:
         info = self._container(op)
         site_id = await self._site(site_of(op.container))
         fields, missing = self._fields(op, info)
@@ -323,6 +323,8 @@ class SiteRun:
         item = None
         if mode != "fresh":
             found = await self.sites.find_items(site_id, info.id, op.key)
+            if not found and await self.m.in_flight_wait(prev):  # a crashed run's create may still land
+                found = await self.sites.find_items(site_id, info.id, op.key)
             if found:
                 item = found[0]
                 for extra in found[1:]:  # a copy a lost answer left behind

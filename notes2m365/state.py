@@ -90,6 +90,7 @@ class StateStore(Protocol):
 
     def start_run(self) -> str: ...
     def finish_run(self, run_id: str, outcome: str) -> None: ...
+    def run_finished(self, run_id: str) -> bool: ...
     def get(self, key: str) -> ItemState | None: ...
     def begin(self, key: str, op: str, container: str, content_hash: str | None, sequence: int | None,
               run_id: str) -> ItemState: ...
@@ -214,6 +215,11 @@ class SqliteStateStore:
     def finish_run(self, run_id: str, outcome: str) -> None:
         self._write("UPDATE runs SET finished = ?, outcome = ?, counts = ? WHERE run_id = ?",
                     (_now(), outcome, json.dumps(self.counts(), sort_keys=True), run_id))
+
+    def run_finished(self, run_id: str) -> bool:
+        """Whether a run ended on its own (its requests all answered), as opposed to a crash or a kill."""
+        row = self._db.execute("SELECT finished, outcome FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        return bool(row and row[0] and row[1] != "crashed")  # "crashed": cancelled with requests in flight
 
     def runs(self) -> list[dict[str, Any]]:
         rows = self._db.execute("SELECT run_id, started, finished, outcome, counts FROM runs ORDER BY run_id")

@@ -83,3 +83,27 @@ def test_fatal_error_ends_the_run(tmp_path, sources, items):
         assert store.counts()["done"] == 0
         assert not any(item.permanent for item in store.items("failed"))  # resumable
         assert store.runs()[-1]["outcome"] == "fatal"
+
+
+def test_an_item_a_killed_run_started_moments_ago_is_looked_up_again_after_the_grace(tmp_path, monkeypatch):
+    """A request of a killed process may still be carried out: before creating an item that run started and
+    that is not found, the executor waits until in_flight_grace has passed and looks again."""
+    slept: list[float] = []
+
+    async def fake_sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    with open_state(tmp_path / "s.sqlite") as store:
+        killed = store.start_run()  # never finished: the process was killed
+        store.begin(op().key, "create-message", op().container, "h", 3, killed)
+        ended = store.start_run()
+        store.begin(op(2).key, "create-message", op(2).container, "h", 3, ended)
+        store.finish_run(ended, "interrupted")  # ended on its own: nothing of it in flight
+        migration = Migration(FatalGraph(), store, MigrateSettings(in_flight_grace=30), concurrency=1)  # type: ignore[arg-type]
+        monkeypatch.setattr(asyncio, "sleep", fake_sleep)
+        assert asyncio.run(migration.in_flight_wait(store.get(op().key))) is True
+        assert 29 < slept[0] <= 30
+        assert asyncio.run(migration.in_flight_wait(store.get(op(2).key))) is False
+        assert asyncio.run(migration.in_flight_wait(None)) is False
+        store.done(op().key, "id")
+        assert asyncio.run(migration.in_flight_wait(store.get(op().key))) is False  # only started items wait

@@ -134,3 +134,11 @@ def test_links_to_a_document_that_became_files_resolve_to_its_first_file(tmp_pat
         store.begin("R/LIB#body", "upload-file", "site:x/drive:Lib/LIB", None, 1, run)
         store.done("R/LIB#body", "01ABD", "https://x/Lib/LIB/LIB.html")
         assert store.target_url("R/LIB") == "https://x/Lib/LIB/LIB.html"  # the body page first
+
+
+def test_a_run_that_ended_on_its_own_is_told_from_a_crashed_one(tmp_path):
+    with open_state(tmp_path / "s.sqlite") as store:
+        done, cut, killed = store.start_run(), store.start_run(), store.start_run()
+        store.finish_run(done, "interrupted")
+        store.finish_run(cut, "crashed")  # cancelled (Ctrl-C twice): requests may still land
+        assert store.run_finished(done) and not store.run_finished(cut) and not store.run_finished(killed)

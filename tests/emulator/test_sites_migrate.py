@@ -88,6 +88,7 @@ def write_job(folder: Path, apps: list[dict[str, str]], *, mailbox: bool = False
              "[identity]", f'map = "{(SAMPLES / "identity.csv").as_posix()}"', 'fallback_domain = "acme.example"',
              'fallback_orgs = ["Acme"]', 'internet_domains = ["acme.example"]',
              'ignore = ["*/OU=Servers/O=Acme", "LocalDomainServers", "-Default-", "Anonymous"]', ""]
+    migrate = {"in_flight_grace": 2, **(migrate or {})}  # see mailbox_fixture.write_job
     if migrate:
         lines.append("[migrate]")
         lines += [f"{k} = {json.dumps(v)}" for k, v in migrate.items()]
