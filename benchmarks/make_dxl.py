@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
 """Generate a large synthetic Domino mail DXL file, streaming (never held in memory).
 
-Two shapes:
+Three shapes:
 
+* ``--kind plain``: plain mail, the unit of the migration benchmark (``bench_migrate.py``): the
+  usual mail items and a short ``Body`` of 1-3 unstyled paragraphs (about 150-800 bytes of text);
+  no attachments, no lists or tables.
 * ``--kind text``: text-heavy mail.  Every ``Memo`` has the usual mail items and a
   rich ``Body`` of about 2-8 KB (pardefs, styled runs, bullet lists, now and then a
   small table and a URL link); no attachments.
@@ -14,9 +17,11 @@ Two shapes:
   differs.  Base64 is wrapped at 76 columns, as the Domino exporter writes it.
 
 The output is deterministic for a given ``--seed``, ``--kind`` and ``--size-mb``
-(1 MB = 10**6 bytes; the file ends after the first document that reaches the size).
+(1 MB = 10**6 bytes; the file ends after the first document that reaches the size), or
+``--count`` (exactly that many documents, whatever their size).
 
     python benchmarks/make_dxl.py --kind text --size-mb 200 --out bench-data/text-200.dxl
+    python benchmarks/make_dxl.py --kind plain --count 600 --seed 7 --out bench-data/plain-600.dxl
 """
 
 from __future__ import annotations
@@ -82,10 +87,11 @@ def _wrap76(data: bytes) -> bytes:
 
 
 class Generator:
-    def __init__(self, out: BinaryIO, kind: str, size: int, seed: int) -> None:
+    def __init__(self, out: BinaryIO, kind: str, size: int, seed: int, count: int | None = None) -> None:
         self.out = out
         self.kind = kind
         self.size = size
+        self.count = count
         self.rng = random.Random(seed)
         self.written = 0
         self.buf: list[str] = []
@@ -225,6 +231,8 @@ class Generator:
         w("<item name='Body'><richtext>\n")
         if self.kind == "text":
             self.rich_body(rng.randint(2000, 8000))
+        elif self.kind == "plain":
+            self.plain_body()
         else:
             self.short_body(files)
         w("</richtext></item>\n")
@@ -296,6 +304,15 @@ class Generator:
             produced += len(text)
         w(f"<par def='1'><run><font size='10pt' name='{font}'/>Best regards,<break/>{rng.choice(_FIRST)}</run></par>\n")
 
+    def plain_body(self) -> None:
+        """A short unstyled body: a greeting, 1-3 paragraphs of 1-3 sentences, a signature."""
+        rng, w = self.rng, self.w
+        font = rng.choice(_FONTS)
+        w(f"<pardef id='1'/>\n<par def='1'><run><font size='10pt' name='{font}'/>Hello {rng.choice(_FIRST)},</run></par>\n")
+        for _ in range(rng.randint(1, 3)):
+            w(f"<par def='1'><run><font size='10pt' name='{font}'/>{self.text_run(rng.randint(1, 3))}</run></par>\n")
+        w(f"<par def='1'><run><font size='10pt' name='{font}'/>Regards,<break/>{rng.choice(_FIRST)}</run></par>\n")
+
     def short_body(self, files: list[tuple[str, int]]) -> None:
         rng, w = self.rng, self.w
         font = rng.choice(_FONTS)
@@ -336,17 +353,26 @@ class Generator:
 
     def run(self) -> None:
         self.header()
-        while self.written + self.buf_len < self.size:
-            self.document()
+        if self.count is not None:
+            while self.docs < self.count:
+                self.document()
+        else:
+            while self.written + self.buf_len < self.size:
+                self.document()
         self.footer()
 
 
-def generate(out_path: str, kind: str, size_mb: float, seed: int = 1, quiet: bool = False) -> dict:
-    """Write the file (via a temporary name, renamed when complete); return what it holds."""
+def generate(out_path: str, kind: str, size_mb: float | None, seed: int = 1, quiet: bool = False,
+             count: int | None = None) -> dict:
+    """Write the file (via a temporary name, renamed when complete); return what it holds.
+
+    ``count``: exactly that many documents (``size_mb`` is then ignored and may be None)."""
+    if count is None and size_mb is None:
+        raise ValueError("generate() needs size_mb or count")
     tmp = out_path + ".part"
     t0 = time.perf_counter()
     with open(tmp, "wb", buffering=0) as out:
-        gen = Generator(out, kind, int(size_mb * MB), seed)
+        gen = Generator(out, kind, int((size_mb or 0) * MB), seed, count)
         gen.run()
     os.replace(tmp, out_path)
     info = {
@@ -363,13 +389,15 @@ def generate(out_path: str, kind: str, size_mb: float, seed: int = 1, quiet: boo
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--kind", choices=("text", "attachments"), required=True)
-    ap.add_argument("--size-mb", type=float, required=True, help="target size in MB (10**6 bytes)")
+    ap.add_argument("--kind", choices=("text", "attachments", "plain"), required=True)
+    size = ap.add_mutually_exclusive_group(required=True)
+    size.add_argument("--size-mb", type=float, help="target size in MB (10**6 bytes)")
+    size.add_argument("--count", type=int, help="exactly this many documents")
     ap.add_argument("--out", required=True)
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args(argv)
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    generate(args.out, args.kind, args.size_mb, args.seed)
+    generate(args.out, args.kind, args.size_mb, args.seed, count=args.count)
 
 
 if __name__ == "__main__":

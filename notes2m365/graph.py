@@ -380,18 +380,25 @@ class MailboxWindow:
         """Wait until every mailbox of ``counts`` has room for its requests, and count them."""
         if self.limit <= 0:
             return
-        for key, n in counts.items():
-            n = min(n, self.limit)
-            answered = self._answered[key]
-            while True:
-                now = self.clock()
-                while answered and answered[0][0] <= now - self.window:
-                    self._used[key] -= answered.popleft()[1]
-                if self._used[key] + n <= self.limit:
-                    self._used[key] += n
-                    break
-                # the oldest answered request leaves the window then; with all of them in flight, look again soon
-                await asyncio.sleep(answered[0][0] + self.window - now if answered else 0.05)
+        entered: list[tuple[str, int]] = []
+        try:
+            for key, n in counts.items():
+                n = min(n, self.limit)
+                answered = self._answered[key]
+                while True:
+                    now = self.clock()
+                    while answered and answered[0][0] <= now - self.window:
+                        self._used[key] -= answered.popleft()[1]
+                    if self._used[key] + n <= self.limit:
+                        self._used[key] += n
+                        entered.append((key, n))
+                        break
+                    # the oldest answered request leaves the window then; all in flight: look again soon
+                    await asyncio.sleep(answered[0][0] + self.window - now if answered else 0.05)
+        except BaseException:  # cancelled while waiting for a second mailbox: nothing was sent
+            for key, n in entered:
+                self._used[key] -= n
+            raise
 
     def leave(self, counts: Mapping[str, int]) -> None:
         """The answer (or failure) of requests counted by :meth:`enter` arrived: their window starts now."""

@@ -116,6 +116,10 @@ class MigrateSettings:
     #: that run had started and that is not found yet is looked up again once this has passed, before it is
     #: created, so a write still in flight when the process died is not made twice
     in_flight_grace: float = 100.0
+    #: Outlook's request limit per app and mailbox (graph-semantics §8.1), kept by the client itself: a client
+    #: that finds it through 429s fills the window with its own rejected requests (they count too)
+    mailbox_requests: int = 10_000
+    mailbox_window_s: float = 600.0
 
 
 @dataclass(frozen=True)
@@ -357,7 +361,7 @@ def _filters(toml: TomlFile, table: dict[str, Any]) -> Filters:
 def _migrate(toml: TomlFile, table: dict[str, Any]) -> MigrateSettings:
     r = _Reader(toml, ("migrate",), table, {"large_attachments", "onedrive_folder", "item_attempts",
                                             "requests_per_second", "mailbox_concurrency", "batch_size",
-                                            "in_flight_grace"})
+                                            "in_flight_grace", "mailbox_requests", "mailbox_window_s"})
     d = MigrateSettings()
     policy = r.get("large_attachments", str, d.large_attachments)
     if policy not in ("onedrive", "draft", "skip"):
@@ -380,6 +384,13 @@ def _migrate(toml: TomlFile, table: dict[str, Any]) -> MigrateSettings:
     grace = r.get("in_flight_grace", (int, float), d.in_flight_grace)
     if not 0 <= grace <= 3600:
         raise r.fail("in_flight_grace", "must be between 0 and 3600 seconds")
+    mailbox_requests = r.get("mailbox_requests", int, d.mailbox_requests)
+    if mailbox_requests < 0:
+        raise r.fail("mailbox_requests", "must be 0 (not kept by the client) or more")
+    window = r.get("mailbox_window_s", (int, float), d.mailbox_window_s)
+    if not 0 < window <= 86_400:
+        raise r.fail("mailbox_window_s", "must be more than 0 and at most 86400 seconds")
     return MigrateSettings(large_attachments=policy, onedrive_folder=folder, item_attempts=attempts,
                            requests_per_second=float(rps), mailbox_concurrency=mailbox_concurrency,
-                           batch_size=batch, in_flight_grace=float(grace))
+                           batch_size=batch, in_flight_grace=float(grace), mailbox_requests=mailbox_requests,
+                           mailbox_window_s=float(window))

@@ -39,7 +39,8 @@ log = logging.getLogger("notes2m365.migrate")
 
 def graph_settings(job: Job) -> GraphSettings:
     s = job.migrate
-    return GraphSettings(requests_per_second=s.requests_per_second, mailbox_concurrency=s.mailbox_concurrency)
+    return GraphSettings(requests_per_second=s.requests_per_second, mailbox_concurrency=s.mailbox_concurrency,
+                         mailbox_requests=s.mailbox_requests, mailbox_window_s=s.mailbox_window_s)
 
 
 @dataclass

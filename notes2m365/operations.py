@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal
 
 OpKind = Literal[
@@ -86,8 +87,8 @@ class Operation:
         """Bytes sent: the JSON payload and every piece of content."""
         return len(canonical_json(self.payload).encode()) + sum(c.size for c in self.content)
 
-    @property
-    def content_hash(self) -> str:
+    @cached_property
+    def content_hash(self) -> str:  # read several times per item by the executor: computed once
         digest = hashlib.sha256(canonical_json(self.payload).encode())
         for ref in self.content:
             digest.update(f"\0{ref.name}\0{ref.sha256}".encode())
