@@ -28,6 +28,7 @@ Rules encoded here (graph-semantics §5, §6):
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -118,6 +119,7 @@ class SiteTarget:
     def __init__(self, graph: GraphClient) -> None:
         self.graph = graph
         self._people: dict[str, dict[str, int]] = {}  # site id -> e-mail/UPN (lower) -> User Information List id
+        self._people_locks: dict[str, asyncio.Lock] = {}
 
     async def _pages(self, path: str, params: dict[str, str] | None = None,
                      headers: dict[str, str] | None = None) -> Any:
@@ -201,6 +203,10 @@ class SiteTarget:
     # -- people -------------------------------------------------------------------------------------------
     async def person_id(self, site_id: str, address: str) -> int | None:
         """The site-local id of a person (User Information List), or None when the site does not know them."""
+        async with self._people_locks.setdefault(site_id, asyncio.Lock()):  # read once, not once per worker
+            return (await self._site_people(site_id)).get(address.lower())
+
+    async def _site_people(self, site_id: str) -> dict[str, int]:
         people = self._people.get(site_id)
         if people is None:
             people = {}
@@ -213,7 +219,7 @@ class SiteTarget:
                     if value:
                         people.setdefault(str(value).lower(), int(item["id"]))
             self._people[site_id] = people
-        return people.get(address.lower())
+        return people
 
     async def resolve_fields(self, site_id: str, fields: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
         """Person values (``{"@person": [addresses]}``) as ``<Col>LookupId``; notes for people left out."""
