@@ -149,6 +149,7 @@ class Migration:
         self._containers: dict[str, str] = {}
         self._container_locks: dict[str, asyncio.Lock] = {}
         self._run_id = ""
+        self._ensured: set[str] = set()
         self._sites = SiteRun(self)
         # item-level retries (the second and last retry layer): each new attempt looks the item up first
         self._item_retry = dict(stop=stop_after_attempt(settings.item_attempts),
@@ -238,7 +239,7 @@ class Migration:
                 if self._stopping:
                     break
                 outcome = await self._ensure(op)
-                self._finished(label, op, outcome)
+                self.finish_ensure(label, op, outcome)
             items = [op for op in ops if op.op in ITEM_KINDS]
             await self._run_items(label, items, planned.content)
         finally:
@@ -248,6 +249,15 @@ class Migration:
         target = site_of(op.container) if op.container.startswith("site:") else mailbox_of(op.container)
         self.summary.count(target, outcome)
         self.progress.item_finished(label, outcome)
+
+    def finish_ensure(self, label: str, op: Operation, outcome: str) -> None:
+        """A folder or list: counted once per run, though several sources of the run may need it (the plan
+        lists it once too)."""
+        if op.key in self._ensured:
+            self.progress.item_finished(label, outcome)
+            return
+        self._ensured.add(op.key)
+        self._finished(label, op, outcome)
 
     # what the application half (sitemigration.SiteRun) shares with this one
     finished = _finished

@@ -153,7 +153,7 @@ class SiteRun:
                 outcome = await self._ensure_list(op, needs)
                 if outcome == "failed":
                     failed.add(op.key)
-                self.m.finished(label, op, outcome)
+                self.m.finish_ensure(label, op, outcome)
         work = [op for op in ops if op.op in ("create-list-item", "upload-file")]
         done: dict[str, asyncio.Event] = {op.key: asyncio.Event() for op in work}
         # a file an item links to waits for that item's list too: nothing is written for a list that failed

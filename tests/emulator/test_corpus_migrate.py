@@ -1,0 +1,62 @@
+"""Real Domino exports (../shared/corpus/dxl-real) migrated end to end into the emulator through the CLI.
+
+Skipped when the corpus is absent.  The custom mapping of the plomino databases is ours
+(tests/fixtures/plan/plomino-billet.toml); documents with Readers fields go to the archive site.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from notes2m365.cli import main
+from notes2m365.job import load_job
+from notes2m365.plan import build_plan
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "plan"
+
+
+def write_job(tmp_path: Path, corpus: Path) -> Path:
+    job = tmp_path / "corpus.toml"
+    job.write_text(f"""[job]
+state = "state.sqlite"
+[target]
+graph_url = "http://127.0.0.1:9/v1.0"
+[identity]
+internet_domains = ["acme.example"]
+fallback_domain = "acme.example"
+[[mailbox]]
+source = "{corpus}/jnx-spam.xml"
+mailbox = "jane.doe@acme.example"
+mapping = "builtin:mail"
+[[application]]
+source = "{corpus}/plomino-test_100docs.xml"
+site = "acme.sharepoint.com:/sites/teamroom"
+mapping = "{FIXTURES}/plomino-billet.toml"
+restricted = "acme.sharepoint.com:/sites/archive"
+[[application]]
+source = "{corpus}/plomino-test_binaries.xml"
+site = "acme.sharepoint.com:/sites/teamroom"
+mapping = "{FIXTURES}/plomino-billet.toml"
+""", encoding="utf-8")
+    return job
+
+
+def test_real_exports_migrate_completely_and_a_rerun_writes_nothing(emulator, tmp_path, corpus):
+    job = write_job(tmp_path, corpus)
+    planned = [op for op in build_plan(load_job(job)).operations]
+    args = ["migrate", str(job), "--graph-url", emulator.base_url, "--no-progress", "--json"]
+    first = CliRunner().invoke(main, args)
+    summary = json.loads(first.stdout[first.stdout.index("{"):])
+    assert first.exit_code == 0, first.output
+    assert summary["outcome"] == "complete" and not summary["failures"]
+    assert sum(summary["counts"].values()) == len(planned)
+    assert summary["counts"].get("created") == len(planned)
+    second = CliRunner().invoke(main, args)
+    again = json.loads(second.stdout[second.stdout.index("{"):])
+    assert second.exit_code == 0 and again["counts"] == {"unchanged": len(planned)}
+    assert again["graph"]["writes"] == 0
+    status = CliRunner().invoke(main, ["status", str(job), "--json"])
+    assert json.loads(status.stdout)["counts"]["done"] == len(planned)
