@@ -120,6 +120,9 @@ class MigrateSettings:
     #: that finds it through 429s fills the window with its own rejected requests (they count too)
     mailbox_requests: int = 10_000
     mailbox_window_s: float = 600.0
+    #: list items and files written at once per application source (SharePoint limits resource units per
+    #: minute, not concurrency: graph-semantics §8.2)
+    site_workers: int = 4
 
 
 @dataclass(frozen=True)
@@ -361,7 +364,8 @@ def _filters(toml: TomlFile, table: dict[str, Any]) -> Filters:
 def _migrate(toml: TomlFile, table: dict[str, Any]) -> MigrateSettings:
     r = _Reader(toml, ("migrate",), table, {"large_attachments", "onedrive_folder", "item_attempts",
                                             "requests_per_second", "mailbox_concurrency", "batch_size",
-                                            "in_flight_grace", "mailbox_requests", "mailbox_window_s"})
+                                            "in_flight_grace", "mailbox_requests", "mailbox_window_s",
+                                            "site_workers"})
     d = MigrateSettings()
     policy = r.get("large_attachments", str, d.large_attachments)
     if policy not in ("onedrive", "draft", "skip"):
@@ -390,7 +394,11 @@ def _migrate(toml: TomlFile, table: dict[str, Any]) -> MigrateSettings:
     window = r.get("mailbox_window_s", (int, float), d.mailbox_window_s)
     if not 0 < window <= 86_400:
         raise r.fail("mailbox_window_s", "must be more than 0 and at most 86400 seconds")
+    site_workers = r.get("site_workers", int, d.site_workers)
+    if not 1 <= site_workers <= 64:
+        raise r.fail("site_workers", "must be between 1 and 64")
     return MigrateSettings(large_attachments=policy, onedrive_folder=folder, item_attempts=attempts,
+                           site_workers=site_workers,
                            requests_per_second=float(rps), mailbox_concurrency=mailbox_concurrency,
                            batch_size=batch, in_flight_grace=float(grace), mailbox_requests=mailbox_requests,
                            mailbox_window_s=float(window))

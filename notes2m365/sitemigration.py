@@ -166,7 +166,7 @@ class SiteRun:
         queue: asyncio.Queue[Operation | None] = asyncio.Queue()
         for op in work:
             queue.put_nowait(op)
-        workers = self.m.settings.mailbox_concurrency
+        workers = self.m.settings.site_workers
         for _ in range(workers):
             queue.put_nowait(None)
 

@@ -120,6 +120,9 @@ def test_migrate_table_defaults_and_values(tmp_path):
     ("requests_per_second = -1", "migrate.requests_per_second: must be 0"),
     ('onedrive_folder = "a:b"', "migrate.onedrive_folder:"),
     ("retries = 3", "migrate.retries: unknown key"),
+    ("site_workers = 0", "migrate.site_workers: must be between 1 and 64"),
+    ("mailbox_window_s = 0", "migrate.mailbox_window_s: must be more than 0"),
+    ("in_flight_grace = -1", "migrate.in_flight_grace: must be between 0 and 3600"),
 ])
 def test_migrate_table_errors_name_the_key(tmp_path, text, fragment):
     path = write_job(tmp_path, EMULATOR + MAILBOX + "[migrate]\n" + text + "\n")
