@@ -22,7 +22,8 @@ an item starts with a lookup by source key).  Sources run in parallel up to
 the job's ``concurrency``; within a source, folders come first, then items
 through up to ``mailbox_concurrency`` workers.  :meth:`Migration.stop` (the
 first Ctrl-C) stops taking new work and lets requests in flight finish.
-What Graph calls look like is :mod:`notes2m365.exchange`'s business.
+What Graph calls look like is :mod:`notes2m365.exchange`'s business (and, for application sources, which
+run through :class:`notes2m365.sitemigration.SiteRun`, :mod:`notes2m365.sharepoint`'s).
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ from .state import ItemState, StateStore
 log = logging.getLogger("notes2m365.migrate")
 
 #: What happened to one planned operation in this run.
-OUTCOMES = ("created", "updated", "recovered", "unchanged", "skipped", "failed", "not_attempted", "unsupported")
+OUTCOMES = ("created", "updated", "recovered", "unchanged", "skipped", "failed", "not_attempted")
 
 
 class Progress(Protocol):

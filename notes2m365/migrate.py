@@ -25,7 +25,7 @@ from typing import Any
 
 from .errors import FatalGraphError, PermanentGraphError, SinkError
 from .exchange import ENSURE_KINDS, ITEM_KINDS, MailboxTarget, mailbox_of
-from .executor import Migration, Progress, RunSummary, decide
+from .executor import OUTCOMES, Migration, Progress, RunSummary, decide
 from .graph import GraphClient, GraphSettings, graph_path
 from .job import Job
 from .plan import PlanResult, SourcePlan, identity_for, plan_sources
@@ -357,7 +357,7 @@ def render_preflight(reports: list[TargetReport], plan: PlanResult, writes: int)
 
 def render_summary(result: MigrationResult) -> str:
     s = result.summary
-    order = ("created", "updated", "recovered", "unchanged", "skipped", "failed", "not_attempted", "unsupported")
+    order = OUTCOMES
     counts = ", ".join(f"{k.replace('_', ' ')} {s.counts[k]}" for k in order if s.counts.get(k))
     g = s.graph
     rate = sum(s.counts[k] for k in ("created", "updated", "recovered")) / s.elapsed if s.elapsed else 0.0
@@ -382,8 +382,5 @@ def render_summary(result: MigrationResult) -> str:
         lines.append("interrupted: run the same command again to resume (nothing is sent twice)")
     if result.plan.issues.errors:
         lines.append(f"{len(result.plan.issues.errors)} document(s) could not be read: see `notes2m365 plan`")
-    if s.counts.get("unsupported"):
-        lines.append(f"{s.counts['unsupported']} SharePoint operation(s) not migrated: applications come with "
-                     "issue 6")
     lines.append(f"state: {result.state_path}")
     return "\n".join(line for line in lines if line)
