@@ -507,27 +507,41 @@ def _read_state(job_file: str) -> Any:
 @click.argument("job_file", metavar="JOB")
 @click.option("--json", "as_json", is_flag=True, help="As one JSON object.")
 def status(job_file: str, as_json: bool) -> None:
-    """What the state store of JOB says: items per status and per target, and the runs so far.
+    """What the state store of JOB says: items per status and per target, doclinks waiting for their
+    target, and the runs so far.
 
     Safe while a migration runs (read-only).  Exit codes: 0 nothing failed or
     pending; 1 some items failed or are not finished; 2 no state store or bad job.
     """
+    import sqlite3
+
+    from .plan import target_of
+
     job, state = _read_state(job_file)
     with state:
         counts = state.counts()
         per_target: dict[str, dict[str, int]] = {}
         for item in state.items():
-            target = item.container.split("/", 1)[0] if item.container else "(skipped)"
+            target = target_of(item.container) if item.container else "(skipped)"
             per_target.setdefault(target, dict.fromkeys(counts, 0))[item.status] += 1
         runs = state.runs()
+        try:
+            pending = state.pending_links()
+        except sqlite3.OperationalError:  # a store written before doclinks were recorded
+            pending = []
     if as_json:
-        click.echo(json.dumps({"state": job.state, "counts": counts, "per_target": per_target, "runs": runs},
+        click.echo(json.dumps({"state": job.state, "counts": counts, "per_target": per_target, "runs": runs,
+                               "pending_doclinks": [{"from": a, "to": b} for a, b in pending]},
                               indent=2, sort_keys=True))
     else:
         click.echo(f"{job.name}: state {job.state}")
         click.echo("items: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
         for target, c in sorted(per_target.items()):
             click.echo(f"  {target}: " + ", ".join(f"{k} {v}" for k, v in c.items() if v))
+        if pending:
+            click.echo(f"doclinks waiting for their target (rewritten by the run that migrates it): {len(pending)}")
+            for source, target in pending[:20]:
+                click.echo(f"  {source} -> {target}")
         for run in runs[-5:]:
             click.echo(f"run {run['run_id']}: {run['outcome'] or 'running or crashed'}"
                        + (f", finished {run['finished']}" if run["finished"] else ""))
