@@ -316,6 +316,16 @@ class IdentityMap:
             miss[1] = min(miss[1], res.canonical)
         return res
 
+    def misses(self) -> dict[str, list[Any]]:
+        """Unresolved names and their counts, to merge into another map (planning in several processes)."""
+        return {k: list(v) for k, v in self._misses.items()}
+
+    def add_misses(self, misses: dict[str, list[Any]]) -> None:
+        for key, (count, display) in misses.items():
+            miss = self._misses.setdefault(key, [0, display])
+            miss[0] += count
+            miss[1] = min(miss[1], display)
+
     def unresolved(self) -> list[tuple[str, int]]:
         """Distinct unresolved names (canonical) and how often each was asked for: most first, then by name."""
         return sorted(((display, count) for count, display in self._misses.values()),

@@ -123,6 +123,14 @@ class MigrateSettings:
     #: list items and files written at once per application source (SharePoint limits resource units per
     #: minute, not concurrency: graph-semantics §8.2)
     site_workers: int = 4
+    #: sources planned at once in worker processes, ahead of the migration (0 = as many as there are cores,
+    #: up to 4, for a job of 4 sources or more; 1 = in the migrating process)
+    plan_processes: int = 0
+
+    def planning_processes(self, sources: int) -> int:
+        if self.plan_processes:
+            return self.plan_processes
+        return min(4, os.cpu_count() or 1) if sources >= 4 else 1
 
 
 @dataclass(frozen=True)
@@ -365,7 +373,7 @@ def _migrate(toml: TomlFile, table: dict[str, Any]) -> MigrateSettings:
     r = _Reader(toml, ("migrate",), table, {"large_attachments", "onedrive_folder", "item_attempts",
                                             "requests_per_second", "mailbox_concurrency", "batch_size",
                                             "in_flight_grace", "mailbox_requests", "mailbox_window_s",
-                                            "site_workers"})
+                                            "site_workers", "plan_processes"})
     d = MigrateSettings()
     policy = r.get("large_attachments", str, d.large_attachments)
     if policy not in ("onedrive", "draft", "skip"):
@@ -397,8 +405,11 @@ def _migrate(toml: TomlFile, table: dict[str, Any]) -> MigrateSettings:
     site_workers = r.get("site_workers", int, d.site_workers)
     if not 1 <= site_workers <= 64:
         raise r.fail("site_workers", "must be between 1 and 64")
+    plan_processes = r.get("plan_processes", int, d.plan_processes)
+    if not 0 <= plan_processes <= 32:
+        raise r.fail("plan_processes", "must be between 0 (automatic) and 32")
     return MigrateSettings(large_attachments=policy, onedrive_folder=folder, item_attempts=attempts,
-                           site_workers=site_workers,
+                           site_workers=site_workers, plan_processes=plan_processes,
                            requests_per_second=float(rps), mailbox_concurrency=mailbox_concurrency,
                            batch_size=batch, in_flight_grace=float(grace), mailbox_requests=mailbox_requests,
                            mailbox_window_s=float(window))

@@ -73,7 +73,8 @@ async def _migrate(job: Job, state: SqliteStateStore, retry_failed: bool, progre
         plans: list[SourcePlan] = []
 
         def remember() -> Any:
-            for planned in plan_sources(job, identity, plan):
+            processes = job.migrate.planning_processes(len(job.sources))
+            for planned in plan_sources(job, identity, plan, processes=processes):
                 if verify:
                     plans.append(planned)
                 yield planned

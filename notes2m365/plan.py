@@ -122,26 +122,111 @@ class SourcePlan:
     content: ContentIndex
 
 
-def plan_sources(job: Job, identity: IdentityMap, result: PlanResult) -> Iterator[SourcePlan]:
-    """Plan the sources of ``job`` one at a time (mappings are loaded and checked first: a bad one plans
-    nothing).  ``result`` collects counts and issues as sources are planned; operations are not added to
-    it.  A source's documents stay in memory (attachments spooled) until the next source is asked for."""
-    mappings = {source.mapping: load_mapping(source.mapping, source.kind) for source in job.sources}
-    base = Path(job.path).resolve().parent
-    for source in job.sources:
-        mapping = mappings[source.mapping]
-        docs = []
-        content = ContentIndex()
-        for path in source.files:
-            for _path, _stats, record, conv in iter_converted([path]):
-                result.documents_read += 1
-                if conv is not None:
-                    result.documents_by_form[conv.doc.form or "(no form)"] += 1
+def _read_source(source: Source, result: PlanResult, content: ContentIndex | None) -> list[Any]:
+    docs = []
+    for path in source.files:
+        for _path, _stats, record, conv in iter_converted([path]):
+            result.documents_read += 1
+            if conv is not None:
+                result.documents_by_form[conv.doc.form or "(no form)"] += 1
+                if content is not None:
                     content.add(conv)
-                docs.append(conv if conv is not None else record)
-        relative = {f: os.path.relpath(f, base).replace(os.sep, "/") for f in source.files}
-        ops = _plan_source(job, source, mapping, docs, identity, relative, result.issues)
+            docs.append(conv if conv is not None else record)
+    return docs
+
+
+def _relative(job: Job, source: Source) -> dict[str, str]:
+    base = Path(job.path).resolve().parent
+    return {f: os.path.relpath(f, base).replace(os.sep, "/") for f in source.files}
+
+
+class LazyContentIndex(ContentIndex):
+    """The content of a source planned in another process: its files are read again here, once, the first
+    time an operation needs bytes (a source without attachments never is)."""
+
+    def __init__(self, source: Source) -> None:
+        super().__init__()
+        self._source: Source | None = source
+        self._docs: list[Any] = []
+
+    def _load(self) -> None:
+        if self._source is not None:
+            self._docs = _read_source(self._source, PlanResult(), self)  # kept: their spools hold the bytes
+            self._source = None
+
+    def __contains__(self, sha256: str) -> bool:
+        self._load()
+        return super().__contains__(sha256)
+
+    def read(self, ref: ContentRef) -> bytes:
+        self._load()
+        return super().read(ref)
+
+
+def _plan_elsewhere(job: Job, index: int) -> tuple[list[Operation], PlanResult, dict[str, list[Any]]]:
+    """One source planned in a worker process: its operations, counts and issues, and unresolved names."""
+    source = job.sources[index]
+    mapping = load_mapping(source.mapping, source.kind)
+    identity = identity_for(job)
+    result = PlanResult()
+    docs = _read_source(source, result, None)
+    ops = _plan_source(job, source, mapping, docs, identity, _relative(job, source), result.issues)
+    return ops, result, identity.misses()
+
+
+def _ignore_sigint() -> None:
+    """Planning workers leave Ctrl-C to the migration, which stops gracefully."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def plan_sources(job: Job, identity: IdentityMap, result: PlanResult, processes: int = 1) -> Iterator[SourcePlan]:
+    """Plan the sources of ``job`` in job order (mappings are loaded and checked first: a bad one plans
+    nothing).  ``result`` collects counts and issues as sources are planned; operations are not added to
+    it.  A source's documents stay in memory (attachments spooled) until the next source is asked for.
+
+    With ``processes`` > 1, sources are planned that many at a time in worker processes, ahead of the
+    consumer (a migration starts each mailbox sooner); the same operations come out, in the same order,
+    and a source's attachments are read again in this process only when an operation sends them."""
+    mappings = {source.mapping: load_mapping(source.mapping, source.kind) for source in job.sources}
+    if processes > 1 and len(job.sources) > 1:
+        yield from _plan_in_processes(job, identity, result, processes)
+        return
+    for source in job.sources:
+        content = ContentIndex()
+        docs = _read_source(source, result, content)
+        ops = _plan_source(job, source, mappings[source.mapping], docs, identity, _relative(job, source),
+                           result.issues)
         yield SourcePlan(source, ops, content)
+
+
+def _plan_in_processes(job: Job, identity: IdentityMap, result: PlanResult, processes: int
+                       ) -> Iterator[SourcePlan]:
+    import multiprocessing
+    from collections import deque
+    from concurrent.futures import ProcessPoolExecutor
+
+    # spawn: the migration runs threads (an event loop, a planning thread), so no fork; and the workers are
+    # children of this process, so their CPU is counted with it
+    with ProcessPoolExecutor(max_workers=processes, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=_ignore_sigint) as pool:
+        ahead: deque[Any] = deque()
+        upcoming = iter(range(len(job.sources)))
+        for index in upcoming:  # at most processes + 1 sources planned ahead of the consumer
+            ahead.append(pool.submit(_plan_elsewhere, job, index))
+            if len(ahead) > processes:
+                break
+        for source in job.sources:
+            ops, part, misses = ahead.popleft().result()
+            nxt = next(upcoming, None)
+            if nxt is not None:
+                ahead.append(pool.submit(_plan_elsewhere, job, nxt))
+            result.documents_read += part.documents_read
+            result.documents_by_form.update(part.documents_by_form)
+            _merge(result.issues, part.issues)
+            identity.add_misses(misses)
+            yield SourcePlan(source, ops, LazyContentIndex(source))
 
 
 def build_plan(job: Job, identity: IdentityMap | None = None) -> PlanResult:

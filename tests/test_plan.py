@@ -51,3 +51,22 @@ def test_estimate_follows_the_published_limits():
     est = estimate(ops, {"a@x": ops}, concurrency=4)
     assert est["mailboxes_seconds"] == 1200.0  # 20,000 requests at 10,000 per 10 minutes
     assert est["bound_by"] == "mailbox request and upload limits"
+
+
+def test_sources_planned_in_worker_processes_give_the_same_operations_and_content():
+    """[migrate] plan_processes: the same operations in the same order, the same counts and unresolved names;
+    content is read again in the consuming process when an operation needs it."""
+    from notes2m365.plan import PlanResult, identity_for, plan_sources
+
+    job = load_job(Path(__file__).resolve().parent.parent / "samples" / "demo.toml")
+
+    def run(processes: int):
+        result, identity, lines, sizes = PlanResult(), identity_for(job), [], []
+        for planned in plan_sources(job, identity, result, processes=processes):
+            lines += [op.line() for op in planned.operations]
+            sizes += [len(planned.content.read(ref)) for op in planned.operations for ref in op.content]
+        return lines, sizes, result.documents_read, dict(result.documents_by_form), identity.unresolved(), \
+            dict(result.issues.left_out)
+
+    serial, parallel = run(1), run(2)
+    assert parallel == serial and serial[1]  # the demo has attachments and images to read again
