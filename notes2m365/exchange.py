@@ -206,15 +206,8 @@ class MailboxTarget:
                 return item["id"]
         raise ContainerUnavailable(f"{upn}: the mailbox has no default To Do list")
 
-    async def _pages(self, path: str, params: dict[str, str], upn: str) -> Any:
-        response = await self.graph.request("GET", path, params=params, mailbox=upn)
-        while True:
-            for item in response.json.get("value", []):
-                yield item
-            link = response.json.get("@odata.nextLink")
-            if not link:
-                return
-            response = await self.graph.request("GET", link, mailbox=upn)
+    def _pages(self, path: str, params: dict[str, str], upn: str) -> Any:
+        return self.graph.pages(path, params, mailbox=upn)
 
     def collection(self, op: Operation, container_id: str) -> str:
         """Where items of ``op`` are created: ``/users/U/mailFolders/{id}/messages`` and the like."""

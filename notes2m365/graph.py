@@ -610,6 +610,18 @@ class GraphClient:
             return self._answer(response, where)
         return await self._retrying(True, where)(once)
 
+    async def pages(self, path: str, params: Mapping[str, str] | None = None, *,
+                    headers: Mapping[str, str] | None = None, mailbox: str | None = None) -> AsyncIterator[Any]:
+        """Every element of a collection's ``value``, following ``@odata.nextLink`` page after page."""
+        response = await self.request("GET", path, params=params or {}, headers=headers, mailbox=mailbox)
+        while True:
+            for item in response.json.get("value", []):
+                yield item
+            link = response.json.get("@odata.nextLink")
+            if not link:
+                return
+            response = await self.request("GET", link, headers=headers, mailbox=mailbox)
+
     async def upload_status(self, upload_url: str) -> GraphResponse:
         """``GET {uploadUrl}`` of a drive upload session, without Authorization (§6): its
         ``nextExpectedRanges`` say where to go on after an interruption.  Retried (a read)."""

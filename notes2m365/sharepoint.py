@@ -121,16 +121,9 @@ class SiteTarget:
         self._people: dict[str, dict[str, int]] = {}  # site id -> e-mail/UPN (lower) -> User Information List id
         self._people_locks: dict[str, asyncio.Lock] = {}
 
-    async def _pages(self, path: str, params: dict[str, str] | None = None,
-                     headers: dict[str, str] | None = None) -> Any:
-        response = await self.graph.request("GET", path, params=params or {}, headers=headers)
-        while True:
-            for item in response.json.get("value", []):
-                yield item
-            link = response.json.get("@odata.nextLink")
-            if not link:
-                return
-            response = await self.graph.request("GET", link, headers=headers)
+    def _pages(self, path: str, params: dict[str, str] | None = None,
+               headers: dict[str, str] | None = None) -> Any:
+        return self.graph.pages(path, params, headers=headers)
 
     # -- sites and lists ----------------------------------------------------------------------------------
     async def site(self, site: str) -> tuple[str, str]:
