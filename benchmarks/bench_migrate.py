@@ -52,14 +52,11 @@ import math
 import os
 import resource
 import shutil
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -67,8 +64,9 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
+from emuproc import EmulatorProcess, epoch, free_port  # noqa: E402
+
 DOMAIN = "bench.example"
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
@@ -122,56 +120,8 @@ def write_job(data: Path, run: Path, mailboxes: int, messages: int, port: int) -
 
 
 # -- emulator --------------------------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
-class EmulatorProcess:
-    def __init__(self, port: int, tenant: Path, latency_ms: int, throttle: dict[str, object] | None,
-                 log: Path) -> None:
-        args = [sys.executable, "-c", "import sys; from notes2m365.cli import main; sys.exit(main())",
-                "-q", "emulator", "--port", str(port), "--tenant", str(tenant), "--latency-ms", str(latency_ms)]
-        if throttle is None:
-            args.append("--no-throttle")
-        else:
-            for key, value in throttle.items():
-                args += ["--set", f"throttle.{key}={value}"]
-        self.port = port
-        self.root = f"http://127.0.0.1:{port}"
-        self._log = open(log, "wb")
-        self.proc = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT, cwd=str(ROOT))
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(self.root + "/_emulator/health", timeout=1) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"the emulator did not start; see {log}")
-            time.sleep(0.05)
-
-    def cpu(self) -> float:
-        """User+sys CPU seconds of the emulator process so far (/proc/PID/stat)."""
-        with open(f"/proc/{self.proc.pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-    def requests(self) -> list[dict]:
-        with urllib.request.urlopen(self.root + "/_emulator/requests", timeout=60) as r:
-            return json.loads(r.read())["value"]
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self._log.close()
 
 
 # -- children --------------------------------------------------------------------------------------------------
@@ -318,8 +268,6 @@ def capacity(data: Path, work: Path, s: Settings) -> dict:
 
 
 # -- one scenario ------------------------------------------------------------------------------------------------
-def _epoch(iso: str) -> float:
-    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
 
 
 @dataclass
@@ -398,7 +346,7 @@ def scenario(data: Path, work: Path, s: Settings, mailboxes: int, pace: bool, pr
     starts, ends = [], []
     active: dict[str, list[float]] = defaultdict(list)
     for entry in log:
-        end = _epoch(entry["time"])
+        end = epoch(entry["time"])
         start = end - entry["ms"] / 1000
         starts.append(start)
         ends.append(end)

@@ -73,14 +73,11 @@ import math
 import random
 import resource
 import shutil
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -88,13 +85,13 @@ ROOT = HERE.parent
 if importlib.util.find_spec("notes2m365") is None:  # not installed: from the checkout (only then: each entry of
     sys.path.insert(0, str(ROOT))  # sys.path makes a failed import, e.g. httpcore's `import sniffio`, dearer)
 
+from emuproc import EmulatorProcess, epoch, free_port  # noqa: E402  (beside this file)
+
 SITE = "acme.sharepoint.com:/sites/archive"  # a site of the emulator's demo tenant
 SETUP_RU = 9  # site 1 + lists query 2 + list create 2 + parent column 2 + User Information List read 2
 ITEM_RU = 2  # one POST .../items per document
-WORKERS = 4  # [migrate] mailbox_concurrency (its default): the workers of an application source
-# The User Information List may be read by every worker that needs a person before the first read has
-# answered (no single flight): up to WORKERS - 1 extra reads of 2 RU, kept as slack when sizing the job.
-SETUP_SLACK = 2 * (WORKERS - 1)
+WORKERS = 4  # [migrate] site_workers (its default): the workers of an application source
+SETUP_SLACK = 0  # the site's User Information List is read once per run (it used to be once per worker)
 
 
 @dataclass
@@ -190,50 +187,8 @@ def write_job(run: Path, dxl: Path, port: int) -> Path:
 
 
 # -- emulator ------------------------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
-class EmulatorProcess:
-    """``notes2m365 emulator`` in a child process (demo tenant, state in memory)."""
-
-    def __init__(self, port: int, latency_ms: int, throttle: dict[str, object] | None, log: Path) -> None:
-        args = [sys.executable, "-c", "import sys; from notes2m365.cli import main; sys.exit(main())",
-                "-q", "emulator", "--port", str(port), "--latency-ms", str(latency_ms)]
-        if throttle is None:
-            args.append("--no-throttle")
-        else:
-            for key, value in throttle.items():
-                args += ["--set", f"throttle.{key}={value}"]
-        self.root = f"http://127.0.0.1:{port}"
-        self._log = open(log, "wb")
-        self.proc = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT, cwd=str(ROOT))
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(self.root + "/_emulator/health", timeout=1) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"the emulator did not start; see {log}")
-            time.sleep(0.05)
-
-    def requests(self) -> list[dict]:
-        with urllib.request.urlopen(self.root + "/_emulator/requests", timeout=60) as r:
-            return json.loads(r.read())["value"]
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self._log.close()
 
 
 # -- children ------------------------------------------------------------------------------------------------
@@ -317,8 +272,6 @@ def run_child(args: list[str], stdout: Path) -> tuple[int, float, float]:
 
 
 # -- one migrate pass ----------------------------------------------------------------------------------------
-def _epoch(iso: str) -> float:
-    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
 
 
 _ROUTER = None
@@ -392,7 +345,7 @@ class Outcome:
 def analyse(out: Outcome, log: list[dict], s: Settings | None) -> None:
     spans = []
     for entry in log:
-        end = _epoch(entry["time"])
+        end = epoch(entry["time"])
         start = end - entry["ms"] / 1000  # the emulator charges on arrival, before the added latency
         spans.append((start, end, entry))
         out.requests += 1
@@ -436,7 +389,7 @@ def migrate_pass(name: str, run: Path, dxl: Path, s: Settings, throttled: bool, 
     if throttled:
         throttle = {"sharepoint_units": s.units, "sharepoint_window_s": s.window,
                     "fractional_retry_after": str(s.fractional).lower()}
-    emu = EmulatorProcess(port, s.latency_ms, throttle, run / "emulator.log")
+    emu = EmulatorProcess(port, None, s.latency_ms, throttle, run / "emulator.log")
     out = Outcome(name)
     try:
         args = ["--child-migrate", str(job), "--cpu-out", str(run / "cpu.json")]
