@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import html
+import re
 import random
 import time
 from collections import Counter
@@ -337,3 +339,26 @@ def assert_exactly_once(base_url: str, job: Job) -> dict[str, int]:
 
 def planned_total(job: Job) -> int:
     return sum(len(items) for items in expected_items(job).values())
+
+
+# -- editing and reading DXL in tests ------------------------------------------------------------------
+def edit_document(path: Path, unid: str, sequence: int, *replacements: tuple[str, str]) -> None:
+    """Bump a document's ``sequence`` and edit text inside that document only."""
+    text = path.read_text(encoding="utf-8")
+    at = text.index(f"unid='{unid}'")
+    start, end = text.rindex("<document", 0, at), text.index("</document>", at)
+    doc, n = re.subn(rf"(unid='{unid}' sequence=')\d+'", rf"\g<1>{sequence}'", text[start:end])
+    assert n == 1
+    for old, new in replacements:
+        assert doc.count(old) == 1, old
+        doc = doc.replace(old, new)
+    path.write_text(text[:start] + doc + text[end:], encoding="utf-8")
+
+
+def dxl_file_bytes(dxl: Path, name: str) -> bytes:
+    """An attachment's bytes straight from the DXL's ``$FILE`` (independent of the converter)."""
+    text = dxl.read_text(encoding="utf-8")
+    escaped = html.escape(name, quote=True).replace("&#x27;", "&apos;")
+    m = re.search(r"<file\s[^>]*name='" + re.escape(escaped) + r"'[^>]*>.*?<filedata\s*>(.*?)</filedata>", text, re.S)
+    assert m, name
+    return base64.b64decode("".join(m.group(1).split()))

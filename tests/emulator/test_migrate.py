@@ -34,6 +34,7 @@ from notes2m365.plan import ContentIndex, build_plan
 from notes2m365.state import open_state
 
 from ..conftest import REPO, SAMPLES
+from .mailbox_fixture import dxl_file_bytes, edit_document
 from .conftest import JANE
 
 FIXTURES = REPO / "tests" / "fixtures" / "migrate"
@@ -122,25 +123,8 @@ def folder_ids(graph: httpx.Client) -> dict[str, str]:
     return ids
 
 
-def dxl_file_bytes(dxl: Path, name: str) -> bytes:
-    """An attachment's bytes straight from the DXL's ``$FILE`` (independent of the converter)."""
-    text = dxl.read_text(encoding="utf-8")
-    m = re.search(r"<file\s[^>]*name='" + re.escape(name) + r"'[^>]*>.*?<filedata>(.*?)</filedata>", text, re.S)
-    assert m, name
-    return base64.b64decode("".join(m.group(1).split()))
 
 
-def edit_document(path: Path, unid: str, sequence: int, *replacements: tuple[str, str]) -> None:
-    """Bump a document's ``sequence`` and edit text inside that document only."""
-    text = path.read_text(encoding="utf-8")
-    at = text.index(f"unid='{unid}'")
-    start, end = text.rindex("<document", 0, at), text.index("</document>", at)
-    doc, n = re.subn(rf"(unid='{unid}' sequence=')\d+'", rf"\g<1>{sequence}'", text[start:end])
-    assert n == 1
-    for old, new in replacements:
-        assert doc.count(old) == 1, old
-        doc = doc.replace(old, new)
-    path.write_text(text[:start] + doc + text[end:], encoding="utf-8")
 
 
 def post_planned(graph: httpx.Client, op: Operation, container_id: str) -> str:

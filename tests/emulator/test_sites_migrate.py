@@ -51,6 +51,7 @@ from notes2m365.sharepoint import UPLOAD_CHUNK, SiteTarget, column_facet
 from notes2m365.state import open_state
 
 from ..conftest import REPO, SAMPLES
+from .mailbox_fixture import dxl_file_bytes, edit_document
 from .conftest import JANE
 
 FIXTURES = REPO / "tests" / "fixtures" / "sites"
@@ -131,26 +132,8 @@ def mark_started(job: Job, op: Operation, sequence: int | None = None) -> None:
                     "crashed-run")
 
 
-def edit_document(path: Path, unid: str, sequence: int, *replacements: tuple[str, str]) -> None:
-    """Bump a document's ``sequence`` and edit text inside that document only."""
-    text = path.read_text(encoding="utf-8")
-    at = text.index(f"unid='{unid}'")
-    start, end = text.rindex("<document", 0, at), text.index("</document>", at)
-    doc, n = re.subn(rf"(unid='{unid}' sequence=')\d+'", rf"\g<1>{sequence}'", text[start:end])
-    assert n == 1
-    for old, new in replacements:
-        assert doc.count(old) == 1, old
-        doc = doc.replace(old, new)
-    path.write_text(text[:start] + doc + text[end:], encoding="utf-8")
 
 
-def dxl_file_bytes(dxl: Path, name: str) -> bytes:
-    """An attachment's bytes straight from the DXL's ``$FILE`` (independent of the converter)."""
-    text = dxl.read_text(encoding="utf-8")
-    escaped = html.escape(name, quote=True).replace("&#x27;", "&apos;")
-    m = re.search(r"<file\s[^>]*name='" + re.escape(escaped) + r"'[^>]*>.*?<filedata\s*>(.*?)</filedata>", text, re.S)
-    assert m, name
-    return base64.b64decode("".join(m.group(1).split()))
 
 
 def moment(text: str) -> datetime:
