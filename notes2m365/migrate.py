@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import FatalGraphError, PermanentGraphError, SinkError
-from .exchange import ENSURE_KINDS, ITEM_KINDS, MailboxTarget, mailbox_of
+from .exchange import ENSURE_KINDS, MailboxTarget, mailbox_of
 from .executor import OUTCOMES, Migration, Progress, RunSummary, decide
 from .graph import GraphClient, GraphSettings, graph_path
 from .job import Job
@@ -53,31 +53,24 @@ class MigrationResult:
 
 
 def run_migration(job: Job, *, retry_failed: bool = False, progress: Progress | None = None,
-                  graph: GraphClient | None = None, verify: bool = False) -> MigrationResult:
+                  graph: GraphClient | None = None) -> MigrationResult:
     """Migrate ``job`` (blocking); raises StateError when the state store is in use or unreadable."""
     state = open_state(job.state)
     try:
-        return asyncio.run(_migrate(job, state, retry_failed, progress, graph, verify))
+        return asyncio.run(_migrate(job, state, retry_failed, progress, graph))
     finally:
         state.close()
 
 
 async def _migrate(job: Job, state: SqliteStateStore, retry_failed: bool, progress: Progress | None,
-                   graph: GraphClient | None, verify: bool) -> MigrationResult:
+                   graph: GraphClient | None) -> MigrationResult:
     client = graph or GraphClient(job.target, graph_settings(job))
     plan = PlanResult()
     identity = identity_for(job)
     try:
         migration = Migration(client, state, job.migrate, concurrency=job.concurrency, retry_failed=retry_failed,
                               progress=progress)
-        plans: list[SourcePlan] = []
-
-        def remember() -> Any:
-            processes = job.migrate.planning_processes(len(job.sources))
-            for planned in plan_sources(job, identity, plan, processes=processes):
-                if verify:
-                    plans.append(planned)
-                yield planned
+        processes = job.migrate.planning_processes(len(job.sources))
 
         task = asyncio.current_task()
         loop = asyncio.get_running_loop()
@@ -95,7 +88,7 @@ async def _migrate(job: Job, state: SqliteStateStore, retry_failed: bool, progre
         except (NotImplementedError, RuntimeError):  # not the main thread (tests), or no signals here
             pass
         try:
-            summary = await migration.run(remember())
+            summary = await migration.run(plan_sources(job, identity, plan, processes=processes))
         except asyncio.CancelledError:
             migration.summary.interrupted = True
             summary = migration.summary
@@ -107,77 +100,13 @@ async def _migrate(job: Job, state: SqliteStateStore, retry_failed: bool, progre
         plan.unresolved = identity.unresolved()
         for error in plan.issues.errors:
             log.error("not migrated, cannot be read: %s", error)
-        verified = None
-        if verify and summary.outcome == "complete":
-            verified = await verify_present(client, plans)
-        return MigrationResult(summary, plan, job.state, verified)
+        return MigrationResult(summary, plan, job.state)
     finally:
         if graph is None:
             await client.aclose()
 
 
-async def verify_present(graph: GraphClient, plans: list[SourcePlan]) -> dict[str, Any]:
-    """Each planned item found by its source key exactly once (the demo's count check): mailbox items by
-    their extended property, list items by NotesKey, files by their path."""
-    target = MailboxTarget(graph, None)  # type: ignore[arg-type]
-    containers: dict[str, str] = {}
-    expected = present = 0
-    wrong: list[str] = []
-    sites = SiteTarget(graph)
-    for planned in plans:
-        if planned.source.kind != "mailbox":
-            for op in planned.operations:
-                if op.op in ("create-list-item", "upload-file"):
-                    expected += 1
-                    count = await _count_in_site(sites, op, containers)
-                    if count == 1:
-                        present += 1
-                    else:
-                        wrong.append(f"{op.key}: found {count} times")
-            continue
-        for op in planned.operations:
-            if op.op not in ITEM_KINDS:
-                continue
-            expected += 1
-            container_id = containers.get(op.container)
-            if container_id is None:
-                container_id = await _resolve(graph, target, op.container)
-                containers[op.container] = container_id
-            found = await target.lookup(op, container_id)
-            if len(found) == 1:
-                present += 1
-            else:
-                wrong.append(f"{op.key}: found {len(found)} times")
-    return {"expected": expected, "present_once": present, "problems": wrong}
-
-
-async def _count_in_site(sites: SiteTarget, op: Any, ids: dict[str, str]) -> int:
-    site = site_of(op.container)
-    if "site:" + site not in ids:
-        ids["site:" + site] = (await sites.site(site))[0]
-    site_id = ids["site:" + site]
-    if op.op == "create-list-item":
-        name = op.container.rsplit("/list:", 1)[1]
-        if op.container not in ids:
-            found = await sites.find_list(site_id, name)
-            ids[op.container] = found["id"] if found else ""
-        return len(await sites.find_items(site_id, ids[op.container], op.key)) if ids[op.container] else 0
-    rest = op.container[len(f"site:{site}/drive:"):]
-    library, _, folder = rest.partition("/")
-    drive_key = f"site:{site}/drive:{library}"
-    if drive_key not in ids:
-        if library == "Documents":
-            ids[drive_key] = await sites.default_drive(site_id)
-        else:
-            found = await sites.find_list(site_id, library)
-            ids[drive_key] = (await sites.graph.request("GET", graph_path("sites", site_id, "lists", found["id"],
-                                                                          "drive"))).json["id"] if found else ""
-    if not ids[drive_key]:
-        return 0
-    return 1 if await sites.find_file(ids[drive_key], f"{folder}/{op.payload['name']}") else 0
-
-
-async def _resolve(graph: GraphClient, target: MailboxTarget, container: str) -> str:
+async def resolve_container(graph: GraphClient, target: MailboxTarget, container: str) -> str:
     """A container's Graph id by reading the mailbox (no state needed): folders walked by name."""
     known = target.well_known(container)
     if known:

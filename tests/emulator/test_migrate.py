@@ -701,7 +701,7 @@ def test_demo_command_twice(tmp_path):
            "--no-progress"]
     first = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert first.returncode == 0, first.stdout + first.stderr
-    m = re.search(r"verified: (\d+) of (\d+) planned items are in the emulator exactly once", first.stdout)
+    m = re.search(r"verified: (\d+) of (\d+) planned items are in the emulator and match the source", first.stdout)
     # 8 messages, 7 events, 4 tasks, 4 contacts; 5 list items and 3 files
     assert m and m.group(1) == m.group(2) == "31", first.stdout
     assert "writes this run: 0" not in first.stdout
