@@ -21,14 +21,13 @@ from __future__ import annotations
 
 import hashlib
 import re
+from html import unescape
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from lxml import etree
-from lxml import html as lxml_html
 
 from .timezones import WINDOWS_TO_IANA
 from .verifyresult import Difference
@@ -52,20 +51,19 @@ def shown(value: Any) -> str:
 
 
 # -- text ------------------------------------------------------------------------------------------------------
+_DROPPED = re.compile(r"<(script|style|head|title)\b.*?</\1\s*>|<!--.*?-->", re.S | re.I)
+_BLOCK_TAG = re.compile(r"</?(?:p|div|br|li|tr|td|th|h[1-6]|ul|ol|table|blockquote|pre|hr)\b"
+                        r"(?:[^>\"']|\"[^\"]*\"|'[^']*')*>", re.I)
+_TAG = re.compile(r"<(?:[^>\"']|\"[^\"]*\"|'[^']*')*>")
+
+
 def body_text(content: Any, content_type: str | None = "html") -> str:
-    """The visible text of a body (HTML or plain), white space collapsed."""
+    """The visible text of a body (HTML or plain), white space collapsed.  A tokenizer, not a parser: block
+    elements end a word, other tags vanish, entities are decoded (a few µs, where parsing took 0.3 ms)."""
     text = str(content or "")
-    if (content_type or "html").lower() == "html" and "<" in text:
-        try:
-            root = lxml_html.fromstring(text)
-        except (etree.ParserError, ValueError):
-            root = None
-        if root is not None:
-            for bad in root.xpath("//script|//style|//head"):
-                bad.drop_tree()
-            for br in root.iter("br", "p", "div", "li", "tr"):
-                br.tail = " " + (br.tail or "")
-            text = root.text_content()
+    if (content_type or "html").lower() == "html" and ("<" in text or "&" in text):
+        text = _TAG.sub("", _BLOCK_TAG.sub(" ", _DROPPED.sub(" ", text)))
+        text = unescape(text)
     return _SPACE.sub(" ", text).strip()
 
 
@@ -259,6 +257,8 @@ def compare_payload(payload: dict[str, Any], item: dict[str, Any], skip: frozens
         if key in skip or key.startswith("@") or key == "singleValueExtendedProperties":
             continue
         actual = _lookup(item, key)
+        if expected == actual:
+            continue
         if key in ("body", "personalNotes") and isinstance(expected, dict):
             out += compare_body(key, expected, actual)
         elif key in ("from", "sender", "toRecipients", "ccRecipients", "bccRecipients", "replyTo"):

@@ -31,7 +31,7 @@ import base64
 import binascii
 import hashlib
 import logging
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -168,9 +168,21 @@ class _Context:
     seed: int
     progress: Progress
     results: list[ItemResult] = field(default_factory=list)
+    _done: dict[str, list[ItemState]] | None = None
 
     def sampled(self, key: str) -> bool:
         return sampled(key, self.percent, self.seed)
+
+    def done_items(self, upn: str) -> list[ItemState]:
+        """Mailbox items the state store says were migrated (read once for every mailbox)."""
+        if self.state is None:
+            return []
+        if self._done is None:
+            self._done = defaultdict(list)
+            for item in self.state.items("done"):
+                if item.op in ITEM_KINDS:
+                    self._done[mailbox_of(item.container).lower()].append(item)
+        return self._done.get(upn.lower(), [])
 
 
 # -- mailboxes -------------------------------------------------------------------------------------------------
@@ -375,11 +387,8 @@ class MailboxCheck:
                     self.upn, container_label(copy.container), key, _kind_of_container(copy.container),
                     _item_title(copy.item), "extra", detail="the source does not have this document (any more)",
                     url=copy.item.get("webLink")))
-        if self.ctx.state is None:
-            return
-        for old in self.ctx.state.items("done"):
-            if old.key in planned or old.key in self.found or old.op not in ITEM_KINDS \
-                    or mailbox_of(old.container) != self.upn:
+        for old in self.ctx.done_items(self.upn):
+            if old.key in planned or old.key in self.found:
                 continue
             probe = Operation(old.op, old.container, old.key, {})  # type: ignore[arg-type]
             try:
@@ -593,29 +602,45 @@ async def verify_job(job: Job, graph: GraphClient, state: Any = None, *, percent
     mailboxes: dict[str, list[Operation]] = defaultdict(list)
     sites: dict[str, list[Operation]] = defaultdict(list)
     site_ops: list[Operation] = []
-    for planned in plan_sources(job, identity_for(job), plan):
-        for op in planned.operations:
-            if op.op in ITEM_KINDS:
-                mailboxes[mailbox_of(op.container)].append(op)
-            elif op.op in ("create-list-item", "upload-file"):
-                sites[target_of(op.container).removeprefix("site:")].append(op)
-            if op.op == "ensure-list":
-                site_ops.append(op)
-    report.left_out = dict(sorted(plan.issues.left_out.items()))
-    report.unreadable = list(plan.issues.errors)
-    total = sum(1 for ops in (*mailboxes.values(), *sites.values()) for op in ops if ctx.sampled(op.key))
-    ctx.progress.add_total(total)
     if percent is not None:
         report.notes.append(f"sample of {percent:g}% of documents (seed {seed}); extras are still searched in the "
                             "listed folders and lists")
-    rich = _rich_columns(site_ops)
     limit = asyncio.Semaphore(max(1, job.concurrency))
 
     async def guarded(check: Any) -> None:
         async with limit:
             await check.run()
-    await asyncio.gather(*(guarded(MailboxCheck(ctx, upn, ops)) for upn, ops in mailboxes.items()),
-                         *(guarded(SiteCheck(ctx, site, ops, rich)) for site, ops in sites.items()))
+    # a mailbox is checked as soon as its last source is planned, while the next ones are planned (in worker
+    # processes for larger jobs, as in a migration); sites when every application is planned
+    sources_left = Counter(s.target.lower() for s in job.sources if s.kind == "mailbox")
+    checks: list[asyncio.Task[None]] = []
+    planning = plan_sources(job, identity_for(job), plan, processes=job.migrate.planning_processes(len(job.sources)))
+    while (planned := await asyncio.to_thread(next, planning, None)) is not None:
+        for op in planned.operations:
+            if op.op in ITEM_KINDS:
+                mailboxes[mailbox_of(op.container).lower()].append(op)
+            elif op.op in ("create-list-item", "upload-file"):
+                sites[target_of(op.container).removeprefix("site:")].append(op)
+            if op.op == "ensure-list":
+                site_ops.append(op)
+        ctx.progress.add_total(sum(1 for op in planned.operations if op.op in KINDS and ctx.sampled(op.key)))
+        upn = planned.source.target.lower()
+        if planned.source.kind == "mailbox":
+            sources_left[upn] -= 1
+            if sources_left[upn] == 0 and upn in mailboxes:
+                checks.append(asyncio.create_task(guarded(MailboxCheck(ctx, mailbox_of(mailboxes[upn][0].container),
+                                                                       mailboxes.pop(upn)))))
+    report.left_out = dict(sorted(plan.issues.left_out.items()))
+    report.unreadable = list(plan.issues.errors)
+    rich = _rich_columns(site_ops)
+    checks += [asyncio.create_task(guarded(MailboxCheck(ctx, mailbox_of(ops[0].container), ops)))
+               for ops in mailboxes.values()]
+    checks += [asyncio.create_task(guarded(SiteCheck(ctx, site, ops, rich))) for site, ops in sites.items()]
+    try:
+        await asyncio.gather(*checks)
+    finally:
+        for task in checks:
+            task.cancel()
     order = {s: n for n, s in enumerate(("error", "missing", "differs", "extra", "match"))}
     report.items = sorted(ctx.results, key=lambda r: (r.target, r.container, order[r.status], r.key))
     report.containers.sort(key=lambda c: (c.target, c.container))

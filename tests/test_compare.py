@@ -116,3 +116,11 @@ def test_container_labels():
     assert container_label("mailbox:j@x/todo:Tasks") == "To Do Tasks"
     assert container_label("site:h.example:/sites/t/list:TeamRoom") == "list TeamRoom"
     assert container_label("site:h.example:/sites/t/drive:Documents/TeamRoom/ABC") == "library Documents/TeamRoom"
+
+
+def test_body_text_tokenizer_edge_cases():
+    assert body_text('<a title="x>y" href="h">link</a> text') == "link text"
+    assert body_text("<!-- hidden --><p>a</p><p>b</p>") == "a b"
+    assert body_text("<style>p{color:red}</style>A&amp;B &lt;x&gt;") == "A&B <x>"
+    assert body_text("<b>bo</b>ld<br/>next") == "bold next"
+    assert body_text("<HTML><HEAD><TITLE>t</TITLE></HEAD><BODY>x</BODY></HTML>") == "x"

@@ -60,3 +60,12 @@ def test_real_exports_migrate_completely_and_a_rerun_writes_nothing(emulator, tm
     assert again["graph"]["writes"] == 0
     status = CliRunner().invoke(main, ["status", str(job), "--json"])
     assert json.loads(status.stdout)["counts"]["done"] == len(planned)
+    # and the target, read back, matches the source item by item (bodies, dates, people, fields, files)
+    checked = CliRunner().invoke(main, ["verify", str(job), "--graph-url", emulator.base_url, "--no-progress",
+                                        "--json", "--out", str(tmp_path / "verify")])
+    report = json.loads(checked.stdout)
+    problems = [item for item in report["items"] if item["status"] != "match"]
+    assert checked.exit_code == 0 and not problems, problems[:5]
+    assert report["counts"]["match"] == sum(op.op in ("create-message", "create-event", "create-contact",
+                                                      "create-task", "create-list-item", "upload-file")
+                                            for op in planned)

@@ -248,3 +248,14 @@ def test_json_on_stdout(emulator, tmp_path, flag):
     result = verify_cli(emulator, job_file, tmp_path / "out", flag)
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["counts"]["match"] == ITEMS
+
+
+def test_items_an_earlier_run_migrated_that_the_job_no_longer_plans_are_extra(emulator, tmp_path):
+    job_file = migrated(emulator, tmp_path)
+    text = job_file.read_text(encoding="utf-8")
+    job_file.write_text(text.replace("[filters]\n", '[filters]\nexclude_forms = ["Task"]\n'), encoding="utf-8")
+    report = run_verify(load_job(job_file, {"graph_url": emulator.base_url}))
+    extra = [i for i in report.items if i.status == "extra"]
+    assert len(extra) == 4 and {i.kind for i in extra} == {"task"}, extra  # found through the state store
+    assert all("earlier run" in i.detail for i in extra)
+    assert report.counts()["match"] == ITEMS - 4 and not report.ok
