@@ -58,6 +58,7 @@ from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
 import httpx
+import orjson
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, stop_before_delay
 
 from . import __version__
@@ -109,6 +110,7 @@ class GraphResponse:
     headers: dict[str, str]
     body: Any = None
     error: SinkError | None = None
+    content: bytes = b""  # the body's bytes as received (a download's content, whatever its type)
 
     @property
     def json(self) -> dict[str, Any]:
@@ -538,7 +540,7 @@ class GraphClient:
         body = content
         extra = dict(headers or {})
         if json is not None:
-            body = jsonlib.dumps(json, separators=(",", ":"), ensure_ascii=False).encode()
+            body = _dumps(json)
             extra.setdefault("Content-Type", "application/json")
 
         async def once() -> GraphResponse:
@@ -615,6 +617,10 @@ class GraphClient:
         """Every element of a collection's ``value``, following ``@odata.nextLink`` page after page."""
         response = await self.request("GET", path, params=params or {}, headers=headers, mailbox=mailbox)
         while True:
+            if not isinstance(response.body, dict) or not isinstance(response.body.get("value", []), list):
+                raise PermanentGraphError(response.status, "UnexpectedResponse",
+                                          "a collection page that is not a JSON object with a value array",
+                                          response.request_id, f"GET {_redact(path)}")
             for item in response.json.get("value", []):
                 yield item
             link = response.json.get("@odata.nextLink")
@@ -707,7 +713,7 @@ class GraphClient:
         if not url.endswith("/$batch"):
             return 1
         try:
-            items = jsonlib.loads(body or b"{}").get("requests", [])
+            items = _loads(body or b"{}").get("requests", [])
         except ValueError:
             return 1
         return sum(1 for item in items if str(item.get("method", "")).upper() not in ("GET", "HEAD"))
@@ -719,7 +725,8 @@ class GraphClient:
         error = classify(response.status_code, body, response.headers, where)
         if error is not None:
             raise error
-        return GraphResponse(response.status_code, {k.lower(): v for k, v in response.headers.items()}, body)
+        return GraphResponse(response.status_code, {k.lower(): v for k, v in response.headers.items()}, body,
+                             content=response.content)
 
     async def _batch_round(self, by_id: dict[str, dict[str, Any]], pending: list[str],
                            results: dict[str, GraphResponse]) -> list[str]:
@@ -742,7 +749,7 @@ class GraphClient:
         # Outlook runs up to four items of a parallel batch at once, one at a time with dependsOn (§7).
         weights = {k: 1 if sequential else n for k, n in counts.items()}
         writes = sum(1 for item in payload if item["method"] not in ("GET", "HEAD"))
-        body = jsonlib.dumps({"requests": payload}, separators=(",", ":"), ensure_ascii=False).encode()
+        body = _dumps({"requests": payload})
         response = await self._graph_exchange("POST", self.url("/$batch"), body,
                                               {"Content-Type": "application/json"}, None, weights, len(payload),
                                               "POST /$batch", counts=counts, writes=writes)
@@ -785,12 +792,33 @@ class GraphClient:
 
 
 # -- helpers ---------------------------------------------------------------------------------------------------
+_DUMPS_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS  # those raise, as json's do
+
+
+def _dumps(value: Any) -> bytes:
+    """A request body: compact JSON, UTF-8.  orjson (a ``$batch`` of 20 messages in a tenth of the time); the
+    standard library for what orjson refuses (keys that are not strings, integers beyond 64 bits)."""
+    try:
+        return orjson.dumps(value, option=_DUMPS_OPTIONS)
+    except TypeError:
+        return jsonlib.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _loads(raw: bytes) -> Any:
+    """JSON from Graph: orjson, or the standard library for what orjson refuses (UTF-16, NaN...); raises
+    ValueError when neither can read it."""
+    try:
+        return orjson.loads(raw)
+    except ValueError:
+        return jsonlib.loads(raw)
+
+
 def _decode_body(content_type: str, raw: bytes) -> Any:
     if not raw:
         return None
     if "json" in content_type.lower():
         try:
-            return jsonlib.loads(raw)
+            return _loads(raw)
         except ValueError:
             return raw
     return raw

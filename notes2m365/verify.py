@@ -39,7 +39,7 @@ from typing import Any, Callable
 
 from .compare import Blob, compare_content, compare_fields, compare_item, compare_message, compare_value
 from .errors import FatalGraphError, PermanentGraphError, SinkError
-from .exchange import ITEM_KINDS, MailboxTarget, drive_name, is_draft, mailbox_of, quote
+from .exchange import ITEM_KINDS, ContainerUnavailable, MailboxTarget, drive_name, is_draft, mailbox_of, quote
 from .graph import GraphClient, graph_path
 from .job import Job
 from .migrate import graph_settings, resolve_container
@@ -69,6 +69,24 @@ _LIGHT_SELECT = {"create-message": "id,subject,webLink,parentFolderId", "create-
 #: Display names of the well-known folders planned containers use (Outlook's English names).
 _FOLDER_NAMES = {"inbox": "Inbox", "sentitems": "Sent Items", "drafts": "Drafts", "deleteditems": "Deleted Items",
                  "junkemail": "Junk Email", "archive": "Archive", "outbox": "Outbox", "msgfolderroot": "(top)"}
+#: What one item, container or target may fail with without stopping the run (see :func:`stop_on`).
+CHECK_ERRORS = (SinkError, ContainerUnavailable)
+
+
+def stop_on(exc: BaseException) -> None:
+    """Re-raise what must stop a verification: bad credentials, a tenant-wide refusal.  A 403 stays with its
+    mailbox or site (an application access policy scopes mailboxes one by one; a site may be closed to
+    the app): verify only reads, and the other targets can still be checked."""
+    if isinstance(exc, FatalGraphError) and exc.status != 403:
+        raise exc
+
+
+def why(exc: BaseException) -> str:
+    if isinstance(exc, SinkError):
+        return f"{exc.status} {exc.code}: {exc.message}" if exc.status else f"{exc.code}: {exc.message}"
+    return str(exc)
+
+
 Tick = Callable[[int], None]
 
 
@@ -213,11 +231,9 @@ class MailboxCheck:
             try:
                 self.ids[container] = await resolve_container(self.ctx.graph, self.target, container)
                 await self._list(container, ops[0], count)
-            except FatalGraphError:
-                raise
-            except SinkError as exc:
-                unreachable[container] = f"{container_label(container)} cannot be read: {exc.status} " \
-                                         f"{exc.code}: {exc.message}"
+            except CHECK_ERRORS as exc:
+                stop_on(exc)
+                unreachable[container] = f"{container_label(container)} cannot be read: {why(exc)}"
         planned = {op.key for op in self.ops}
         sem = asyncio.Semaphore(8)
 
@@ -276,10 +292,9 @@ class MailboxCheck:
                     self.ctx.results.append(ItemResult(
                         self.upn, container_label(extra.container), op.key, KINDS[op.op], _item_title(extra.item),
                         "extra", detail="a second copy of this document", url=extra.item.get("webLink")))
-        except FatalGraphError:
-            raise
-        except SinkError as exc:
-            self.ctx.results.append(self._result(op, "error", detail=f"{exc.status} {exc.code}: {exc.message}"))
+        except CHECK_ERRORS as exc:
+            stop_on(exc)
+            self.ctx.results.append(self._result(op, "error", detail=why(exc)))
 
     async def _elsewhere(self, op: Operation) -> _Found | None:
         """A message moved out of its planned folder, found by its key mailbox-wide."""
@@ -302,6 +317,9 @@ class MailboxCheck:
         response = await self.ctx.graph.request("GET", self.target.item_path(op, self.ids[op.container],
                                                                              found.item["id"]),
                                                 params=params, mailbox=self.upn)
+        if "id" not in response.json:
+            raise PermanentGraphError(response.status, "UnexpectedResponse", "the item read back has no id",
+                                      response.request_id)
         return response.json
 
     async def _deleted(self, item: dict[str, Any]) -> bool:
@@ -334,7 +352,7 @@ class MailboxCheck:
         if op.op == "create-message":
             differences = compare_message(op.payload, item, draft)
         else:
-            differences = compare_item(op.payload, item)
+            differences = compare_item(op.payload, item, op.op)
         if op.op in ("create-message", "create-event") and (op.content or item.get("hasAttachments")):
             # where attachments over 3 MB went (exchange.MailboxTarget._large_policy): on a draft, on the item;
             # under "skip" the item itself was skipped; otherwise in the owner's OneDrive, linked from the body
@@ -369,12 +387,12 @@ class MailboxCheck:
         address = graph_path("users", self.upn, "drive") + "/root:" + graph_path(*path.split("/")) + ":"
         label = f"onedrive[{ref.name}]"
         try:
-            data = (await self.ctx.graph.request("GET", address + "/content", mailbox=self.upn)).body
+            data = (await self.ctx.graph.request("GET", address + "/content", mailbox=self.upn)).content
         except PermanentGraphError as exc:
             if exc.status == 404:
                 return [Difference(label, f"{ref.size:,} bytes at {path}", "(missing)")]
             raise
-        blob = Blob.of(ref.name, data if isinstance(data, bytes) else b"")
+        blob = Blob.of(ref.name, data)
         return compare_content("onedrive", [(ref.name, ref.size, ref.sha256)], [blob])
 
     async def _extras(self, planned: set[str]) -> None:
@@ -395,9 +413,8 @@ class MailboxCheck:
                 container_id = self.ids.get(old.container) or await resolve_container(
                     self.ctx.graph, self.target, old.container)
                 hits = await self.target.lookup(probe, container_id)
-            except FatalGraphError:
-                raise
-            except SinkError:
+            except CHECK_ERRORS as exc:
+                stop_on(exc)
                 continue  # its container is gone: so is the item
             for hit in hits:
                 self.ctx.results.append(ItemResult(
@@ -437,10 +454,9 @@ class SiteCheck:
     async def run(self) -> None:
         try:
             self.site_id = (await self.sites.site(self.site))[0]
-        except FatalGraphError:
-            raise
-        except SinkError as exc:
-            self._fail_all(self.ops, f"site {self.site} cannot be read: {exc.status} {exc.code}: {exc.message}")
+        except CHECK_ERRORS as exc:
+            stop_on(exc)
+            self._fail_all(self.ops, f"site {self.site} cannot be read: {why(exc)}")
             return
         lists: dict[str, list[Operation]] = defaultdict(list)
         folders: dict[str, list[Operation]] = defaultdict(list)
@@ -461,12 +477,11 @@ class SiteCheck:
     async def _guard(self, ops: list[Operation], work: Any) -> None:
         try:
             await work
-        except FatalGraphError:
-            raise
-        except SinkError as exc:
+        except CHECK_ERRORS as exc:
+            stop_on(exc)
             done = {(r.key, r.kind) for r in self.ctx.results}
             self._fail_all([op for op in ops if (op.key, KINDS[op.op]) not in done],
-                           f"{exc.status} {exc.code}: {exc.message}")
+                           why(exc))
 
     async def _list(self, container: str, ops: list[Operation]) -> None:
         name = container.rsplit("/list:", 1)[1]
@@ -509,10 +524,14 @@ class SiteCheck:
             self.ctx.results.append(self._result(op, "missing", detail=state_note(self.ctx.state, op.key)))
             return
         item = copies[0]
-        if light:
+        expected, _ = await self.sites.resolve_fields(self.site_id, op.payload.get("fields") or {})
+        have = item.get("fields") or {}
+        # listings leave lookup values out beyond 12 lookup columns: such an item is read on its own
+        lookups_left_out = any(name.endswith("LookupId") and name not in have
+                               and name[:-len("LookupId")] not in have for name in expected)
+        if light or lookups_left_out:
             item = (await self.ctx.graph.request("GET", self.sites.items_path(self.site_id, list_id, item["id"]),
                                                  params={"$expand": "fields"})).json
-        expected, _ = await self.sites.resolve_fields(self.site_id, op.payload.get("fields") or {})
         differences = compare_fields(expected, item.get("fields") or {}, self.rich.get(op.container, set()))
         self.ctx.results.append(self._result(op, "differs" if differences else "match", differences=differences,
                                              url=item.get("webUrl")))
@@ -532,7 +551,17 @@ class SiteCheck:
         return await self.sites.library_drive(self.site_id, found["id"]), folder
 
     async def _folder(self, container: str, ops: list[Operation], count: ContainerCount) -> None:
-        drive_id, folder = await self._drive(container)
+        try:
+            drive_id, folder = await self._drive(container)
+        except PermanentGraphError as exc:
+            if exc.status != 404:
+                raise
+            for op in ops:
+                if self.ctx.sampled(op.key):
+                    self.ctx.results.append(self._result(op, "missing", detail=f"{exc.message}; "
+                                                         + state_note(self.ctx.state, op.key)))
+                    self.ctx.progress.advance(1)
+            return
         children: dict[str, dict[str, Any]] = {}
         try:
             async for child in self.ctx.graph.pages(self.sites.path_address(drive_id, folder) + "/children",
@@ -542,8 +571,9 @@ class SiteCheck:
         except PermanentGraphError as exc:
             if exc.status != 404:
                 raise
-        count.target_found += len(children)
         planned = {op.payload.get("name") for op in ops}
+        count.target_found += sum(1 for name in children if name in planned)
+        count.other += sum(1 for name in children if name not in planned)
         for op in ops:
             if not self.ctx.sampled(op.key):
                 continue
@@ -561,10 +591,10 @@ class SiteCheck:
             self.ctx.results.append(self._result(op, "missing", detail=state_note(self.ctx.state, op.key)))
             return
         data = (await self.ctx.graph.request("GET", graph_path("drives", drive_id, "items", child["id"],
-                                                               "content"))).body
+                                                               "content"))).content
         ref = op.content[0]
         differences = compare_content("content", [(child["name"], ref.size, ref.sha256)],
-                                      [Blob.of(child["name"], data if isinstance(data, bytes) else b"")])
+                                      [Blob.of(child["name"], data)])
         info = op.payload.get("fileSystemInfo")
         if info:
             differences += compare_value("fileSystemInfo", info, child.get("fileSystemInfo") or {})

@@ -107,7 +107,8 @@ class VerifyReport:
 
     @property
     def ok(self) -> bool:
-        return not any(i.status in PROBLEMS for i in self.items)
+        """Every item matches, and every source document could be read (as ``migrate`` counts it)."""
+        return not self.unreadable and not any(i.status in PROBLEMS for i in self.items)
 
     def targets(self) -> list[str]:
         return sorted({i.target for i in self.items} | {c.target for c in self.containers})

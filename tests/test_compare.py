@@ -124,3 +124,41 @@ def test_body_text_tokenizer_edge_cases():
     assert body_text("<style>p{color:red}</style>A&amp;B &lt;x&gt;") == "A&B <x>"
     assert body_text("<b>bo</b>ld<br/>next") == "bold next"
     assert body_text("<HTML><HEAD><TITLE>t</TITLE></HEAD><BODY>x</BODY></HTML>") == "x"
+
+
+def test_an_edit_that_keeps_the_original_text_is_a_difference():
+    assert fields(compare_body("body", "<p>OK</p>", "<p>NOT OK</p>")) == ["body"]
+    assert fields(compare_body("body", "<p>Meeting at 10</p>", "<p>CANCELLED: Meeting at 10:45</p>")) == ["body"]
+    assert fields(compare_body("body", "<p>ok</p>", "<p>OK</p>")) == ["body"]
+    # the only addition allowed: the block of OneDrive links the migration appends
+    appended = "<p>Report</p>\n<div data-notes='onedrive-attachments'><p>Attachments stored in OneDrive by the " \
+               "migration:</p><ul><li><a href='https://x'>big.zip</a></li></ul></div>"
+    assert compare_body("body", "<p>Report</p>", appended) == []
+
+
+def test_to_do_dates_and_birthdays_are_dates():
+    payload = {"title": "T", "dueDateTime": {"dateTime": "2024-04-09T15:00:00", "timeZone": "UTC"},
+               "completedDateTime": {"dateTime": "2024-03-14T15:45:03", "timeZone": "UTC"}}
+    stored = {"title": "T", "dueDateTime": {"dateTime": "2024-04-09T00:00:00.0000000", "timeZone": "UTC"},
+              "completedDateTime": {"dateTime": "2024-03-14T00:00:00.0000000", "timeZone": "UTC"}}
+    assert compare_item(payload, stored, "create-task") == []
+    later = {**stored, "dueDateTime": {"dateTime": "2024-04-10T00:00:00.0000000", "timeZone": "UTC"}}
+    assert fields(compare_item(payload, later, "create-task")) == ["dueDateTime"]
+    assert compare_item({"birthday": "1978-06-14T12:00:00Z"}, {"birthday": "1978-06-14T00:00:00Z"}) == []
+    assert fields(compare_item({"birthday": "1978-06-14T12:00:00Z"}, {"birthday": "1978-06-15T00:00:00Z"})) == \
+        ["birthday"]
+
+
+def test_contact_addresses_by_address_whatever_name_exchange_gives():
+    planned = {"emailAddresses": [{"address": "john.smith@acme.example", "name": "John Smith"}]}
+    assert compare_item(planned, {"emailAddresses": [{"address": "John.Smith@acme.example",
+                                                      "name": "Smith, John (Sales)"}]}) == []
+    assert fields(compare_item(planned, {"emailAddresses": [{"address": "john.smith@acme.example"},
+                                                            {"address": "added@x.example"}]})) == ["emailAddresses"]
+
+
+def test_multi_person_columns_as_graph_reads_them_back():
+    expected = {"OwnersLookupId@odata.type": "Collection(Edm.Int32)", "OwnersLookupId": [10, 14]}
+    shape = {"Owners": [{"LookupId": 14, "LookupValue": "B", "Email": "b@x"}, {"LookupId": 10, "LookupValue": "A"}]}
+    assert compare_fields(expected, shape, set()) == []
+    assert fields(compare_fields(expected, {"Owners": [{"LookupId": 10}]}, set())) == ["OwnersLookupId"]

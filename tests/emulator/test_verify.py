@@ -259,3 +259,95 @@ def test_items_an_earlier_run_migrated_that_the_job_no_longer_plans_are_extra(em
     assert len(extra) == 4 and {i.kind for i in extra} == {"task"}, extra  # found through the state store
     assert all("earlier run" in i.detail for i in extra)
     assert report.counts()["match"] == ITEMS - 4 and not report.ok
+
+
+# -- what one mailbox or site may fail with does not stop the others ------------------------------------------------
+class Rewriting(httpx.AsyncBaseTransport):
+    """The emulator's answers, some rewritten by ``change(request, status, body)`` (None: unchanged)."""
+
+    def __init__(self, change: Any) -> None:
+        self.inner = httpx.AsyncHTTPTransport()
+        self.change = change
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        body = await response.aread()
+        out = self.change(request, response.status_code, body)
+        if out is None:
+            return httpx.Response(response.status_code, headers=response.headers, content=body)
+        status, content, content_type = out
+        return httpx.Response(status, headers={"content-type": content_type}, content=content)
+
+
+def verify_through(emulator, job_file: Path, change: Any) -> Any:
+    import asyncio
+
+    from notes2m365.graph import GraphClient
+    from notes2m365.migrate import graph_settings
+
+    job = load_job(job_file, {"graph_url": emulator.base_url})
+
+    async def client() -> GraphClient:
+        return GraphClient(job.target, graph_settings(job), transport=Rewriting(change))
+    return run_verify(job, graph=asyncio.run(client()))
+
+
+def test_a_site_refusing_access_is_that_sites_error_only(emulator, tmp_path):
+    job_file = migrated(emulator, tmp_path)
+
+    def refuse(request, status, body):
+        if "teamroom-restricted" in str(request.url):
+            return 403, json.dumps({"error": {"code": "accessDenied", "message": "Access denied"}}).encode(), \
+                "application/json"
+    report = verify_through(emulator, job_file, refuse)
+    restricted = [i for i in report.items if i.target.endswith("teamroom-restricted")]
+    assert restricted and all(i.status == "error" and "403 accessDenied" in i.detail for i in restricted)
+    others = [i for i in report.items if not i.target.endswith("teamroom-restricted")]
+    assert len(others) == ITEMS - len(restricted) and all(i.status == "match" for i in others)
+    assert not report.ok
+
+
+def test_a_mailbox_without_a_default_todo_list_reports_its_tasks_as_errors(emulator, tmp_path):
+    job_file = migrated(emulator, tmp_path)
+
+    def hide_default(request, status, body):
+        if request.method == "GET" and request.url.path.endswith("/todo/lists"):
+            lists = json.loads(body)
+            lists["value"] = [item for item in lists["value"] if item.get("wellknownListName") != "defaultList"]
+            return 200, json.dumps(lists).encode(), "application/json"
+    report = verify_through(emulator, job_file, hide_default)
+    tasks = [i for i in report.items if i.kind == "task"]
+    assert len(tasks) == 4 and all(i.status == "error" and "default To Do list" in i.detail for i in tasks)
+    assert report.counts()["match"] == ITEMS - 4
+
+
+def test_a_page_that_is_not_json_is_an_error_not_an_empty_list(emulator, tmp_path):
+    job_file = migrated(emulator, tmp_path)
+
+    def gateway_page(request, status, body):
+        if request.method == "GET" and request.url.path.endswith("/attachments"):
+            return 200, b"<html>gateway</html>", "text/html"
+    report = verify_through(emulator, job_file, gateway_page)
+    broken = [i for i in report.items if i.status != "match"]
+    assert broken and all(i.status == "error" and "UnexpectedResponse" in i.detail for i in broken)
+    assert {i.key for i in broken} >= {WITH_FILES}
+
+
+def test_a_json_file_is_compared_by_its_bytes(emulator, tmp_path):
+    """A download's bytes, whatever its content type (a .json file used to compare as 0 bytes)."""
+    import base64
+
+    job_file = copy_samples(tmp_path)
+    dxl = job_file.parent / "apps" / "teamroom-discussion.dxl"
+    text = dxl.read_text(encoding="utf-8")
+    data = b'{"term": "Lead"}\n'
+    old = re.search(r"<file[^>]*name='glossary\.csv'.*?<filedata>(.*?)</filedata>", text, re.S)
+    assert old is not None
+    text = text.replace(old.group(1), base64.b64encode(data).decode()).replace("glossary.csv", "glossary.json")
+    text = re.sub(r"(<file[^>]*name='glossary\.json'[^>]*size=')\d+(')", rf"\g<1>{len(data)}\g<2>", text)
+    dxl.write_text(text, encoding="utf-8")
+    assert run_migration(load_job(job_file, {"graph_url": emulator.base_url})).summary.outcome == "complete"
+    report = run_verify(load_job(job_file, {"graph_url": emulator.base_url}))
+    files = [i for i in report.items if i.kind == "file" and i.title == "glossary.json"]
+    assert len(files) == 1 and files[0].status == "match", files
+    assert report.ok, [i for i in report.items if i.status != "match"]
