@@ -218,7 +218,7 @@ details{border:1px solid var(--line);border-radius:.4rem;margin:.5rem 0;backgrou
 details[open]{padding-bottom:.2rem}
 summary{cursor:pointer;padding:.5rem .8rem;background:var(--soft);border-radius:.4rem;font-weight:600}
 summary .sc{font-weight:normal;color:var(--muted);margin-left:.6rem}
-details table{margin:0;width:100%;table-layout:fixed;min-width:60rem}
+details table{margin:0;width:100%;table-layout:fixed;min-width:44rem}
 .scroll{overflow-x:auto}
 .scroll>table.counts{min-width:40rem}
 h1,h2,summary{overflow-wrap:anywhere}
@@ -226,15 +226,15 @@ h1,h2,summary{overflow-wrap:anywhere}
 details th:first-child{padding-left:.8rem;width:7.5rem}
 details td:first-child{padding-left:.8rem}
 details th:nth-child(2){width:6rem}
-details th:nth-child(3){width:24%}
-details th:nth-child(4){width:24rem}
+details th:nth-child(3){width:45%}
 details td{overflow-wrap:anywhere}
 .diffs{margin:0;padding:0;list-style:none}
 .diffs li{margin:0 0 .3rem}
 .diffs .f{font-weight:600}
-.diffs dl{display:grid;grid-template-columns:auto 1fr;gap:0 .5rem;margin:.1rem 0 0 .8rem;font-size:.88rem}
-.diffs dt{color:var(--muted)}
-.diffs dd{margin:0;word-break:break-word}
+.diffs dl{margin:.1rem 0 0 .8rem;font-size:.88rem}
+.diffs dl>div{display:flex;flex-wrap:wrap;gap:0 .5rem}
+.diffs dt{color:var(--muted);flex:0 0 4.2rem}
+.diffs dd{margin:0;flex:1 1 10rem;min-width:0;overflow-wrap:anywhere}
 .detail{color:var(--muted);word-break:break-word}
 .notes{background:var(--soft);border-radius:.4rem;padding:.6rem 1rem .6rem 2rem}
 .filter{margin:.5rem 0;font-size:.9rem}
@@ -345,16 +345,16 @@ def _html_what(item: ItemResult) -> str:
 def _html_item_row(item: ItemResult) -> str:
     source = f'<br><span class="key">from {_e(item.source)}</span>' if item.source else ""
     return (f'<tr class="row-{_e(item.status)}"><td>{_badge(item.status)}</td><td>{_e(item.kind)}</td>'
-            f"<td>{_link(item.title or '(no title)', item.url)}</td>"
-            f'<td><span class="key">{_e(item.key)}</span>{source}</td><td>{_html_what(item)}</td></tr>')
+            f"<td>{_link(item.title or '(no title)', item.url)}<br>"
+            f'<span class="key">{_e(item.key)}</span>{source}</td><td>{_html_what(item)}</td></tr>')
 
 
 def _html_container(name: str, items: list[ItemResult]) -> str:
     counts = Counter(i.status for i in items)
     has_problems = any(i.status in PROBLEMS for i in items)
     summary = ", ".join(f"{counts[s]} {s}" for s in STATUSES if counts[s])
-    head = ('<tr><th scope="col">Status</th><th scope="col">Kind</th><th scope="col">Title</th>'
-            '<th scope="col">Key</th><th scope="col">What differs</th></tr>')
+    head = ('<tr><th scope="col">Status</th><th scope="col">Kind</th><th scope="col">Title and key</th>'
+            '<th scope="col">What differs</th></tr>')
     rows = "".join(_html_item_row(i) for i in _sorted_for_display(items))
     return (f'<details{" open" if has_problems else ""}><summary>{_e(name)}'
             f'<span class="sc">{_e(summary)}</span></summary>'
