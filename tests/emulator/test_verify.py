@@ -351,3 +351,19 @@ def test_a_json_file_is_compared_by_its_bytes(emulator, tmp_path):
     files = [i for i in report.items if i.kind == "file" and i.title == "glossary.json"]
     assert len(files) == 1 and files[0].status == "match", files
     assert report.ok, [i for i in report.items if i.status != "match"]
+
+
+def test_progress_counts_every_compared_item(emulator, tmp_path):
+    from notes2m365.verify import Progress
+
+    job_file = migrated(emulator, tmp_path)
+    seen = {"total": 0, "done": 0}
+    progress = Progress(lambda n: seen.__setitem__("total", seen["total"] + n),
+                        lambda n: seen.__setitem__("done", seen["done"] + n))
+    report = run_verify(load_job(job_file, {"graph_url": emulator.base_url}), progress=progress)
+    assert seen == {"total": ITEMS, "done": ITEMS} and len(report.items) == ITEMS
+    sampled_seen = {"total": 0, "done": 0}
+    progress = Progress(lambda n: sampled_seen.__setitem__("total", sampled_seen["total"] + n),
+                        lambda n: sampled_seen.__setitem__("done", sampled_seen["done"] + n))
+    report = run_verify(load_job(job_file, {"graph_url": emulator.base_url}), percent=50, seed=3, progress=progress)
+    assert sampled_seen["total"] == sampled_seen["done"] == len(report.items) < ITEMS
