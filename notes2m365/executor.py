@@ -29,6 +29,7 @@ run through :class:`notes2m365.sitemigration.SiteRun`, :mod:`notes2m365.sharepoi
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 from datetime import UTC, datetime
@@ -49,6 +50,12 @@ from .sitemigration import SiteRun, site_of
 from .state import ItemState, StateStore
 
 log = logging.getLogger("notes2m365.migrate")
+
+#: The garbage collector's thresholds during a run (Python's default is 700, 10, 10).  A run allocates many
+#: short-lived objects per request while it holds every planned operation of the sources under way; with the
+#: defaults, collections scanning those again and again took about 5 % of a run's CPU (20 mailboxes of plain
+#: messages).  Cycles are still collected, less often.
+RUN_GC_THRESHOLD = (50_000, 20, 10)
 
 #: What happened to one planned operation in this run.
 OUTCOMES = ("created", "updated", "recovered", "unchanged", "skipped", "failed", "not_attempted")
@@ -173,6 +180,8 @@ class Migration:
         started = time.monotonic()
         self._run_id = self.state.start_run()
         outcome = "crashed"
+        thresholds = gc.get_threshold()
+        gc.set_threshold(*RUN_GC_THRESHOLD)
         try:
             queue: asyncio.Queue[SourcePlan | None] = asyncio.Queue(maxsize=1)
 
@@ -222,6 +231,7 @@ class Migration:
             self.summary.interrupted = self.summary.interrupted or (self._stopping and not self.summary.fatal)
             outcome = self.summary.outcome
         finally:
+            gc.set_threshold(*thresholds)
             self.summary.elapsed = time.monotonic() - started
             self.state.finish_run(self._run_id, outcome)
         return self.summary
@@ -549,10 +559,14 @@ class Migration:
         self.state.done_many([(op.key, results[str(n + 1)].json.get("id"), results[str(n + 1)].json.get("webLink"))
                               for n, (op, _) in enumerate(ops)
                               if results[str(n + 1)].error is None])  # one transaction, before any raise below
+        created = [(op, results[str(n + 1)].json.get("id")) for n, (op, _) in enumerate(ops)
+                   if results[str(n + 1)].error is None]
+        if created and log.isEnabledFor(logging.INFO):  # one record per $batch, not per item (about 0.04 ms of
+            log.info("created in one $batch: %s",  # CPU each, formatted and written to the run's log file)
+                     "; ".join(f"{op.op} {op.key}: {graph_id}" for op, graph_id in created))
         for n, (op, _) in enumerate(ops):
             response = results[str(n + 1)]
             if response.error is None:
-                log.info("%s %s created: %s", op.op, op.key, response.json.get("id"))
                 self._finished(label, op, "created")
             elif isinstance(response.error, FatalGraphError):
                 self.state.failed(op.key, str(response.error), permanent=False)

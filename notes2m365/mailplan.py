@@ -77,7 +77,7 @@ from .errors import ConfigError
 from .job import Filters, Source
 from .mapping import MailboxMapping, load_mapping
 from .model import DocumentError, NotesDocument
-from .operations import Operation, PlanIssues, canonical_json, source_key
+from .operations import Operation, PlanIssues, canonical_bytes, source_key
 from .pimplan import (
     IMPORTANCE,
     Ctx,
@@ -262,8 +262,9 @@ class _Entry:
 
 def plan_mailbox(source: Source, docs: Iterable[ConvertedDocument | DocumentError], rules: MailboxRules,
                  identity: Resolver, manifest: FolderManifest | None = None,
-                 filters: Filters | None = None) -> MailboxPlan:
-    """Plan every document of a mailbox source (see the module docstring for the decisions)."""
+                 filters: Filters | None = None, source_files: dict[str, str] | None = None) -> MailboxPlan:
+    """Plan every document of a mailbox source (see the module docstring for the decisions); ``source_files``:
+    how operations name a document's file (default: as the document does)."""
     upn = source.target
     plan = MailboxPlan(upn)
     entries: list[_Entry] = []
@@ -299,7 +300,8 @@ def plan_mailbox(source: Source, docs: Iterable[ConvertedDocument | DocumentErro
             continue
         key = source_key(doc.replica_id, doc.unid)
         ctx = Ctx(upn, identity, key=key)
-        common: dict[str, Any] = {"sequence": doc.sequence, "source_file": doc.file, "form": doc.form}
+        common: dict[str, Any] = {"sequence": doc.sequence, "form": doc.form,
+                                  "source_file": source_files.get(doc.file, doc.file) if source_files else doc.file}
         try:
             done = _plan_document(ctx, item, kind, rules, notes_folders, common)
         except DOCUMENT_ERRORS as exc:
@@ -317,19 +319,22 @@ def plan_mailbox(source: Source, docs: Iterable[ConvertedDocument | DocumentErro
         if done.path is not None:
             path = _canonical(spellings, done.path)
             [entry] = done.entries
-            op = replace(entry.op, container=f"mailbox:{upn}/folder:{_encode(path)}")
+            changes: dict[str, Any] = {}
+            if path != done.path:
+                changes["container"] = f"mailbox:{upn}/folder:{_encode(path)}"
             if len(path) > 1 or path[0] not in WELL_KNOWN.values():
                 _note_folders(folders, path, doc.replica_id)
-                op = replace(op, depends_on=(_folder_key(folders[path], path),))
-            done.entries = [_Entry(op)]
+                changes["depends_on"] = (_folder_key(folders[path], path),)
+            if changes:
+                done.entries = [_Entry(entry.op.evolve(**changes))]
         elif kind == "task" and rules.todo_list != "Tasks":
             if todo_key is None:
                 todo_key = source_key(doc.replica_id, "", f"todo/{rules.todo_list}")
-            done.entries = [replace(e, op=replace(e.op, depends_on=(todo_key,))) for e in done.entries]
+            done.entries = [replace(e, op=e.op.evolve(depends_on=(todo_key,))) for e in done.entries]
         elif kind == "contact" and rules.contacts_folder:
             if contacts_key is None:
                 contacts_key = source_key(doc.replica_id, "", f"contacts/{rules.contacts_folder}")
-            done.entries = [replace(e, op=replace(e.op, depends_on=(contacts_key,))) for e in done.entries]
+            done.entries = [replace(e, op=e.op.evolve(depends_on=(contacts_key,))) for e in done.entries]
         entries.extend(done.entries)
         planned_unids.add(doc.unid.upper())
     ops = _folder_ops(upn, folders)
@@ -559,12 +564,13 @@ def _message(ctx: Ctx, conv: ConvertedDocument, notes_folders: tuple[str, ...],
                                          {"name": "X-Notes-Form", "value": doc.form or ""}]
     refs = contents(conv)
     large = large_content(ctx, refs, draft)
-    size = len(canonical_json(payload).encode()) + sum(r.size for r in refs)
+    payload_json = canonical_bytes(payload)  # its size here, and the operation's hash from it
+    size = len(payload_json) + sum(r.size for r in refs)
     oversized = size > MAX_MESSAGE_SIZE
     if oversized:
         ctx.warnings.append(f"message of {size} bytes (body and attachments) is over Exchange Online's default "
                             "35 MB maximum message size: the mailbox's limit must be raised (up to 150 MB) or "
                             "Exchange rejects it")
     op = Operation("create-message", f"mailbox:{ctx.upn}/folder:{_encode(path)}", ctx.key, payload,
-                   content=tuple(refs), warnings=tuple(conv.warnings + ctx.warnings), **common)
+                   content=tuple(refs), warnings=tuple(conv.warnings + ctx.warnings), **common).measure(payload_json)
     return _Planned([_Entry(op)], path=path, large=large, multi_folder=multi, oversized=oversized)

@@ -36,7 +36,7 @@ import datetime as dt
 import math
 import re
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from html import escape
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -174,10 +174,14 @@ def html_text(markup: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
+_QUOTED_ADDRESS = re.compile(r'^"?([^"<]*?)"?\s*<[^>]+>$')
+
+
+@lru_cache(maxsize=8192)  # pure; the same few names recur on every message of a mailbox
 def display_name(name: str) -> str:
     """``CN=Jane Doe/OU=Sales/O=Acme`` or ``Jane Doe/Sales/Acme@ACME`` -> ``Jane Doe``; other text as is."""
     text = name.strip()
-    m = re.match(r'^"?([^"<]*?)"?\s*<[^>]+>$', text)
+    m = _QUOTED_ADDRESS.match(text)
     if m:
         return m.group(1).strip()
     if _ADDRESS.match(text):

@@ -327,3 +327,19 @@ async def test_httpx_request_logs_carry_no_upload_token(caplog):
         await graph.put_chunk("http://localhost:9/_upload/s?authtoken=SECRET", b"abc", 0, 3)
     assert "HTTP Request: PUT http://localhost:9/_upload/s " in caplog.text
     assert "authtoken" not in caplog.text and "SECRET" not in caplog.text
+
+
+def test_request_and_answer_json_fall_back_to_the_standard_library():
+    """orjson encodes request bodies and decodes answers; what it refuses goes through json as before."""
+    import math
+
+    from notes2m365.graph import _decode_body, _dumps, _loads
+
+    assert json.loads(_dumps({"a": [1, "é", None]})) == {"a": [1, "é", None]}
+    assert json.loads(_dumps({1: 2**70})) == {"1": 2**70}  # a key that is not a string, a 70-bit integer
+    with pytest.raises(TypeError):
+        _dumps({"when": datetime(2024, 1, 1)})  # as json.dumps: not silently written as text
+    assert math.isnan(_loads(b'{"x": NaN}')["x"])
+    assert _loads('{"a": "é"}'.encode("utf-16")) == {"a": "é"}
+    assert _decode_body("application/json; charset=utf-8", b"not json") == b"not json"
+    assert _decode_body("application/json", b'{"id": "AAMk="}') == {"id": "AAMk="}
