@@ -38,14 +38,14 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .compare import Blob, compare_content, compare_fields, compare_item, compare_message, compare_value
-from .errors import FatalGraphError, PermanentGraphError, SinkError
+from .errors import FatalGraphError, PermanentGraphError, SinkError, TransientGraphError
 from .exchange import ITEM_KINDS, ContainerUnavailable, MailboxTarget, drive_name, is_draft, mailbox_of, quote
 from .graph import GraphClient, graph_path
 from .job import Job
 from .migrate import graph_settings, resolve_container
 from .operations import INLINE_ATTACHMENT_LIMIT, SOURCE_KEY_COLUMN, SOURCE_KEY_PROPERTY, Operation
 from .plan import PlanResult, identity_for, plan_sources, target_of
-from .sharepoint import SiteTarget
+from .sharepoint import SiteTarget, site_address
 from .sitemigration import site_of
 from .state import ItemState, open_state
 from .verifyresult import ContainerCount, Difference, ItemResult, VerifyReport
@@ -623,6 +623,23 @@ def _rich_columns(ops: list[Operation]) -> dict[str, set[str]]:
     return out
 
 
+async def _reachable(graph: GraphClient, job: Job) -> None:
+    """One read of the job's first target before anything else: when Graph cannot be reached at all (a wrong
+    address, no network), the run stops at once instead of reporting every item as an error."""
+    if not job.sources:
+        return
+    first = job.sources[0]
+    path = graph_path("users", first.target) if first.kind == "mailbox" else site_address(first.target)
+    try:
+        await graph.request("GET", path, params={"$select": "id"})
+    except TransientGraphError as exc:
+        if exc.status == 0:  # the transport failed, after the request layer's retries
+            raise FatalGraphError(0, exc.code, f"Graph cannot be reached at {job.target.graph_url}: {exc.message}",
+                                  None, exc.where) from exc
+    except CHECK_ERRORS as exc:
+        stop_on(exc)  # a missing user or site, a 403: that target's items say so
+
+
 async def verify_job(job: Job, graph: GraphClient, state: Any = None, *, percent: float | None = None,
                      seed: int = 0, progress: Progress | None = None) -> VerifyReport:
     """Compare every planned item of ``job`` with the target (``percent``: only a sample of documents)."""
@@ -642,6 +659,7 @@ async def verify_job(job: Job, graph: GraphClient, state: Any = None, *, percent
             await check.run()
     # a mailbox is checked as soon as its last source is planned, while the next ones are planned (in worker
     # processes for larger jobs, as in a migration); sites when every application is planned
+    await _reachable(graph, job)
     sources_left = Counter(s.target.lower() for s in job.sources if s.kind == "mailbox")
     checks: list[asyncio.Task[None]] = []
     planning = plan_sources(job, identity_for(job), plan, processes=job.migrate.planning_processes(len(job.sources)))

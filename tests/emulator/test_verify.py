@@ -367,3 +367,13 @@ def test_progress_counts_every_compared_item(emulator, tmp_path):
                         lambda n: sampled_seen.__setitem__("done", sampled_seen["done"] + n))
     report = run_verify(load_job(job_file, {"graph_url": emulator.base_url}), percent=50, seed=3, progress=progress)
     assert sampled_seen["total"] == sampled_seen["done"] == len(report.items) < ITEMS
+
+
+def test_graph_out_of_reach_stops_at_once_with_exit_3(tmp_path):
+    job_file = copy_samples(tmp_path)
+    url = f"http://127.0.0.1:{_free_port()}/v1.0"  # nothing listens there, and no demo tenant is beside the state
+    result = CliRunner().invoke(main, ["verify", str(job_file), "--graph-url", url, "--no-progress",
+                                       "--out", str(tmp_path / "out")])
+    assert result.exit_code == 3, result.output
+    assert "Graph cannot be reached" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "out" / "verify.json").exists()
