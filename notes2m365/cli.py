@@ -24,7 +24,7 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 from html import escape
@@ -393,7 +393,7 @@ def _progress(show: bool | None) -> Any:
 def _migrate_and_report(job: Any, retry_failed: bool, as_json: bool, progress: bool | None, log_file: str | None,
                         log_json: bool, verify: bool = False) -> Any:
     """Run the migration with progress, a log file and the summary; exits on failure, returns the result."""
-    from .errors import ConfigError, Notes2M365Error, StateError
+    from .errors import Notes2M365Error
     from .migrate import render_summary, run_migration
 
     log_path = log_file or str(Path(job.state).with_suffix(".log"))
@@ -409,18 +409,8 @@ def _migrate_and_report(job: Any, retry_failed: bool, as_json: bool, progress: b
                                "problems": [f"{i.key}: {i.status}" + (f" ({'; '.join(map(str, i.differences))})"
                                                                       if i.differences else "")
                                             for i in report.items if i.status != "match"]}
-    except ConfigError as exc:
-        bars.close()
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(EXIT_USAGE)
-    except StateError as exc:
-        bars.close()
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(EXIT_FATAL)
     except Notes2M365Error as exc:
-        bars.close()
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(EXIT_FATAL)
+        _stop(exc, bars)
     finally:
         logging.getLogger("notes2m365").removeHandler(handler)
         handler.close()
@@ -435,6 +425,16 @@ def _migrate_and_report(job: Any, retry_failed: bool, as_json: bool, progress: b
         click.echo(f"log: {log_path}")
     result.log_path = log_path
     return result
+
+
+def _stop(exc: Exception, bars: Any) -> NoReturn:
+    """A run that cannot go on: its progress closed, one line on stderr, exit 2 for a bad job or mapping,
+    3 otherwise (Graph refused the run; the state store is in use or unreadable)."""
+    from .errors import ConfigError
+
+    bars.close()
+    click.echo(f"error: {exc}", err=True)
+    sys.exit(EXIT_USAGE if isinstance(exc, ConfigError) else EXIT_FATAL)
 
 
 def _exit_code(result: Any) -> int:
@@ -639,7 +639,7 @@ def verify(job_file: str, graph_url: str | None, out_dir: str | None, per_user: 
 
     from tqdm import tqdm
 
-    from .errors import ConfigError, Notes2M365Error
+    from .errors import Notes2M365Error
     from .verify import Progress, run_verify
     from .verifyreport import render_terminal, write_csv, write_html, write_json, write_per_user
 
@@ -660,14 +660,8 @@ def verify(job_file: str, graph_url: str | None, out_dir: str | None, per_user: 
         bar.close()
         click.echo("interrupted: nothing was written; run verify again", err=True)
         sys.exit(EXIT_INTERRUPTED)
-    except ConfigError as exc:
-        bar.close()
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(EXIT_USAGE)
     except Notes2M365Error as exc:
-        bar.close()
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(EXIT_FATAL)
+        _stop(exc, bar)
     bar.close()
     folder = Path(out_dir) if out_dir else Path(job.state).parent / "verify"
     folder.mkdir(parents=True, exist_ok=True)
