@@ -678,7 +678,9 @@ async def verify_job(job: Job, graph: GraphClient, state: Any = None, *, percent
             if sources_left[upn] == 0 and upn in mailboxes:
                 checks.append(asyncio.create_task(guarded(MailboxCheck(ctx, mailbox_of(mailboxes[upn][0].container),
                                                                        mailboxes.pop(upn)))))
-    report.left_out = dict(sorted(plan.issues.left_out.items()))
+    left_out = dict(plan.issues.left_out)
+    left_out.update({f"form {form} has no mapping": n for form, n in plan.issues.unmapped_forms.items()})
+    report.left_out = dict(sorted(left_out.items()))
     report.unreadable = list(plan.issues.errors)
     rich = _rich_columns(site_ops)
     checks += [asyncio.create_task(guarded(MailboxCheck(ctx, mailbox_of(ops[0].container), ops)))

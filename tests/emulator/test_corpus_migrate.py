@@ -69,3 +69,43 @@ def test_real_exports_migrate_completely_and_a_rerun_writes_nothing(emulator, tm
     assert report["counts"]["match"] == sum(op.op in ("create-message", "create-event", "create-contact",
                                                       "create-task", "create-list-item", "upload-file")
                                             for op in planned)
+
+
+def test_real_typed_values_verify_clean_and_an_edited_number_is_named(emulator, graph, tmp_path, corpus):
+    """Dates, numbers, choices, names and rich text written by Domino (the plomino typed test forms) through
+    migrate and verify; then one number column changed in the target is named with both values."""
+    job = tmp_path / "types.toml"
+    job.write_text(f"""[job]
+state = "state.sqlite"
+[target]
+graph_url = "http://127.0.0.1:9/v1.0"
+[identity]
+fallback_domain = "acme.example"
+[[application]]
+source = "{corpus}/plomino-test_*_type*.xml"
+site = "acme.sharepoint.com:/sites/teamroom"
+mapping = "{FIXTURES}/plomino-types.toml"
+[[application]]
+source = "{corpus}/plomino-test_richtext.xml"
+site = "acme.sharepoint.com:/sites/teamroom"
+mapping = "{FIXTURES}/plomino-types.toml"
+""", encoding="utf-8")
+    migrate = CliRunner().invoke(main, ["migrate", str(job), "--graph-url", emulator.base_url, "--no-progress"])
+    assert migrate.exit_code == 0, migrate.output
+    args = ["verify", str(job), "--graph-url", emulator.base_url, "--no-progress", "--json", "--out",
+            str(tmp_path / "verify")]
+    clean = json.loads(CliRunner().invoke(main, args).stdout)
+    assert clean["ok"] and clean["counts"]["match"] >= 9, [i for i in clean["items"] if i["status"] != "match"]
+    site = graph.get("/sites/acme.sharepoint.com:/sites/teamroom").json()["id"]
+    lists = graph.get(f"/sites/{site}/lists").json()["value"]
+    list_id = next(item["id"] for item in lists if item["displayName"] == "PlominoTypes")
+    items = graph.get(f"/sites/{site}/lists/{list_id}/items", params={"$expand": "fields"}).json()["value"]
+    numbered = next(item for item in items if item["fields"].get("Nb1") is not None)
+    assert graph.patch(f"/sites/{site}/lists/{list_id}/items/{numbered['id']}/fields",
+                       json={"Nb1": 99}).status_code == 200
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1
+    changed = [i for i in json.loads(result.stdout)["items"] if i["status"] == "differs"]
+    assert len(changed) == 1 and changed[0]["key"] == numbered["fields"]["NotesKey"]
+    assert changed[0]["differences"] == [{"field": "Nb1", "expected": str(numbered["fields"]["Nb1"]),
+                                          "actual": "99"}]
