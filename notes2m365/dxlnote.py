@@ -34,6 +34,7 @@ from .spool import DivertingReader
 UNID_RE = re.compile(r"[0-9A-Fa-f]{32}\Z")  # used with match(): anchored at both ends
 _FLAG_SET = frozenset(ITEM_FLAGS)
 _NO_FLAGS: frozenset[str] = frozenset()
+_FLAGS: dict[tuple[tuple[str, str], ...], frozenset[str]] = {}  # an item's attributes -> its flags
 _TAG_LOCAL: dict[str, str] = {}  # "{ns}text" -> "text", filled as tags are met
 _WS = b" \t\r\n"
 
@@ -43,6 +44,14 @@ def local_name(tag: Any) -> str:
     if not isinstance(tag, str):
         return ""
     return tag.rpartition("}")[2] if tag[0] == "{" else tag
+
+
+def _local_of(tag: str) -> str:
+    """``local_name`` of an element's tag, remembered in :data:`_TAG_LOCAL`."""
+    name = tag.rpartition("}")[2]
+    if len(_TAG_LOCAL) < 256:  # bounded: hostile input may invent any number of tag names
+        _TAG_LOCAL[tag] = name
+    return name
 
 
 def note_ids(el: Any) -> tuple[str | None, str | None]:
@@ -67,13 +76,14 @@ def build_document(el: Any, local: str, file: str, line: int | None, replica_id:
     doc.response = get("response") == "true"
     doc.conflict = get("conflict") == "true"
     special: dict[str, Item] = {}
+    tag_local = _TAG_LOCAL
     for child in el:
         tag = child.tag
-        if not isinstance(tag, str):
+        if tag.__class__ is not str:
             if isinstance(child, etree._Entity):
                 raise DxlDocumentError(f"entity reference {child.text} is not allowed in DXL", child.sourceline)
             continue
-        name = tag.rpartition("}")[2]
+        name = tag_local.get(tag) or _local_of(tag)
         if name == "item":
             item = _build_item(child, doc, diverter)
             doc.items.append(item)
@@ -116,10 +126,10 @@ def _noteinfo(el: Any, doc: NotesDocument) -> None:
         except ValueError:
             doc.warnings.append(f"noteinfo sequence {seq!r} is not a number")
     for child in el:
-        which = local_name(child.tag)
-        if which in ("created", "modified", "revised", "lastaccessed", "addedtofile"):
-            dt_el = child[0] if len(child) else None
-            value = _datetime(dt_el, doc, f"noteinfo/{which}") if dt_el is not None else None
+        tag = child.tag
+        which = (_TAG_LOCAL.get(tag) or _local_of(tag)) if tag.__class__ is str else ""
+        if which in _NOTEINFO_DATES:
+            value = _datetime(child[0], doc, which, "noteinfo/") if len(child) else None
             setattr(doc, which, value)
 
 
@@ -140,10 +150,13 @@ def _plain_text(el: Any) -> str:
     return "".join(parts)
 
 
-def _datetime(el: Any, doc: NotesDocument, where: str) -> NotesDateTime:
+_NOTEINFO_DATES = frozenset({"created", "modified", "revised", "lastaccessed", "addedtofile"})
+
+
+def _datetime(el: Any, doc: NotesDocument, where: str, prefix: str = "") -> NotesDateTime:
     value = parse_datetime(_plain_text(el), el.get("dst") == "true")
     if value.kind == "invalid":
-        doc.warnings.append(f"{where}: invalid date/time {value.raw!r} (line {el.sourceline})")
+        doc.warnings.append(f"{prefix}{where}: invalid date/time {value.raw!r} (line {el.sourceline})")
     return value
 
 
@@ -169,29 +182,31 @@ def _build_item(el: Any, doc: NotesDocument, diverter: DivertingReader) -> Item:
     if name is None:
         raise DxlDocumentError("an <item> has no name attribute", el.sourceline)
     if len(el.attrib) > 1:  # hot path: most items carry only their name
-        flags = frozenset(k for k, v in el.items() if v == "true" and k in _FLAG_SET)
+        attrs = tuple(el.items())
+        flags = _FLAGS.get(attrs)  # type: ignore[assignment]
+        if flags is None:
+            flags = frozenset(k for k, v in attrs if v == "true" and k in _FLAG_SET)
+            if len(_FLAGS) < 1024:  # bounded: the same few combinations recur (name, names='true'...)
+                _FLAGS[attrs] = flags
     else:
         flags = _NO_FLAGS
-    value_el = None
-    for child in el:
-        if child.tag.__class__ is str:
-            value_el = child
-            break
-        if isinstance(child, etree._Entity):
-            raise DxlDocumentError(f"entity reference {child.text} is not allowed in DXL", child.sourceline)
+    value_el = el[0] if len(el) else None  # indexing is cheaper than an iterator: usually the value comes first
+    if value_el is not None and value_el.tag.__class__ is not str:
+        value_el = None
+        for child in el:
+            if child.tag.__class__ is str:
+                value_el = child
+                break
+            if isinstance(child, etree._Entity):
+                raise DxlDocumentError(f"entity reference {child.text} is not allowed in DXL", child.sourceline)
     if value_el is None:
         return Item(name, "empty", [], flags)
     tag = value_el.tag
-    vtype = _TAG_LOCAL.get(tag)
-    if vtype is None:
-        vtype = tag.rpartition("}")[2]
-        if len(_TAG_LOCAL) < 256:  # bounded: hostile input may invent any number of tag names
-            _TAG_LOCAL[tag] = vtype
+    vtype = _TAG_LOCAL.get(tag) or _local_of(tag)
     if vtype == "text":  # the most common value: no further dispatch
         return Item(name, "text", [_plain_text(value_el)], flags)
     if vtype in _LEAF_VALUES and len(value_el):
         _no_entities(value_el)  # their text is read from .text: a child would be silently cut off
-    vtype = value_el.tag.rpartition("}")[2]
     item = Item(name, "empty", [], flags)
     if vtype == "text":
         item.type = "text"

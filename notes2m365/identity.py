@@ -44,6 +44,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -147,10 +148,16 @@ def _ends_with(hierarchy: tuple[tuple[str, str], ...], org: tuple[tuple[str, str
     return hierarchy[-len(org):] == org
 
 
+@lru_cache(maxsize=4096)  # pure; first and last names recur across the many names of a mailbox
 def _ascii_word(word: str) -> str:
     text = unicodedata.normalize("NFKD", unicodedata.normalize("NFC", word).translate(_TRANSLIT))
     text = "".join(c for c in text if not unicodedata.combining(c)).lower()
     return re.sub(r"[^a-z0-9-]", "", text).strip("-")
+
+
+@lru_cache(maxsize=64)
+def _placeholders(pattern: str) -> frozenset[str]:
+    return frozenset(_PLACEHOLDER.findall(pattern))
 
 
 @dataclass(frozen=True)
@@ -387,7 +394,7 @@ class IdentityMap:
         values = {"first": _ascii_word(words[0]),
                   "last": _ascii_word(words[-1]) if len(words) > 1 else "",
                   "cn": ".".join(filter(None, map(_ascii_word, words)))}
-        used = set(_PLACEHOLDER.findall(r.pattern))
+        used = _placeholders(r.pattern)
         empty = sorted(u for u in used if not values[u])
         if empty:
             return miss(f"the fallback pattern has no {{{empty[0]}}} for it")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 from dataclasses import dataclass, field
+from sys import intern as _intern
 from typing import IO, Any, Literal, Union
 
 ValueType = Literal[
@@ -168,6 +169,9 @@ class Item:
 
     def text(self, sep: str = ", ") -> str:
         """The values as text (datetimes in ISO 8601)."""
+        values = self.values
+        if len(values) == 1 and values[0].__class__ is str:  # the usual single text value
+            return values[0]
         out = []
         for v in self.values:
             if isinstance(v, NotesDateTime):
@@ -213,6 +217,10 @@ class NotesDocument:
     items: list[Item] = field(default_factory=list)
     mime: MimeContent | None = None
     warnings: list[str] = field(default_factory=list)
+    #: ``get``'s index (the items list it was built from, its length, lower-case name -> first item): planning
+    #: asks a document for about twenty names; rebuilt when the list is replaced or grows or shrinks.
+    _index: tuple[list[Item], int, dict[str, Item]] | None = field(default=None, init=False, repr=False,
+                                                                    compare=False)
 
     @property
     def key(self) -> str:
@@ -221,11 +229,14 @@ class NotesDocument:
 
     def get(self, name: str) -> Item | None:
         """The first item called ``name`` (Notes item names are case-insensitive)."""
-        lname = name.lower()
-        for item in self.items:
-            if item.name.lower() == lname:
-                return item
-        return None
+        items = self.items
+        index = self._index
+        if index is None or index[0] is not items or index[1] != len(items):
+            names: dict[str, Item] = {}
+            for item in items:
+                names.setdefault(_intern(item.name.lower()), item)  # names recur: one copy each
+            index = self._index = (items, len(items), names)
+        return index[2].get(name.lower())
 
     def get_all(self, name: str) -> list[Item]:
         """Every item called ``name``, in file order (``$FILE``, ``Received`` repeat)."""

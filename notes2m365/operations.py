@@ -65,7 +65,9 @@ _ORJSON_OPTIONS = (orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_SUBCLASS | orjs
 #: Where orjson's output may differ from the standard library's: a float (``1e-07`` is ``1e-7`` there,
 #: ``1.5e-05`` is ``0.000015``), NaN and infinity (``null`` there).  Inside a value a number follows ``:``,
 #: ``[`` or ``,``; a string that merely looks like one only sends the value the slow way.
-_FLOAT_TOKEN = re.compile(rb"[:,\[]-?[0-9]+[.eE]")
+#: ``[:,\[]-?[0-9]+[.eE]`` as three searches that each start with a literal (which the regular expression engine
+#: scans for quickly): half the time of the one search on a message payload.
+_FLOAT_AFTER = tuple(re.compile(re.escape(c) + rb"-?[0-9]+[.eE]").search for c in (b":", b",", b"["))
 
 
 def _orjson_if_same(value: Any) -> bytes | None:
@@ -77,8 +79,11 @@ def _orjson_if_same(value: Any) -> bytes | None:
         data = orjson.dumps(value, option=_ORJSON_OPTIONS)
     except TypeError:
         return None
-    if b"null" in data or data[:1] in b"-0123456789" or _FLOAT_TOKEN.search(data) is not None:
+    if b"null" in data or data[:1] in b"-0123456789":
         return None
+    for search in _FLOAT_AFTER:
+        if search(data) is not None:
+            return None
     return data
 
 

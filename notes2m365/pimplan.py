@@ -120,6 +120,8 @@ def to_utc(value: NotesDateTime | dt.datetime | None) -> dt.datetime | None:
 
 
 def iso_z(value: dt.datetime) -> str:
+    if value.year >= 1000:  # isoformat's first 19 characters, which strftime's %Y does not pad below 1000
+        return value.isoformat(timespec="seconds")[:19] + "Z"
     return value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 

@@ -103,18 +103,32 @@ class InlineImage:
 
 @dataclass(slots=True)
 class RenderedRichText:
-    """One rich-text item rendered: the ``<div data-item>`` tree, its images, warnings and features."""
+    """One rich-text item rendered: the ``<div data-item>`` tree, its images, warnings and features.
+
+    The simplest bodies (paragraphs of plain runs) are rendered straight to markup (``_markup``, the
+    tree's serialization byte for byte); their tree is parsed from it when ``element`` is asked for.
+    """
 
     item_name: str
-    element: Any  # lxml.etree._Element: <div data-item="..."> ... </div>
+    _element: Any  # lxml.etree._Element: <div data-item="..."> ... </div>; None while only the markup exists
     images: list[InlineImage] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     features: Counter[str] = field(default_factory=Counter)
+    _markup: str | None = field(default=None, repr=False)
+
+    @property
+    def element(self) -> Any:
+        if self._element is None:
+            self._element = etree.fromstring(self._markup)
+            self._markup = None  # the tree may now be changed: html serializes it again
+        return self._element
 
     @property
     def html(self) -> str:
         """Well-formed markup (XML serialization, no namespace declarations)."""
-        return etree.tostring(self.element, encoding="unicode", method="xml")
+        if self._markup is not None:
+            return self._markup
+        return etree.tostring(self._element, encoding="unicode", method="xml")
 
 
 # -- tag names --------------------------------------------------------------------------------
@@ -1483,6 +1497,12 @@ def render_richtext(
     checked.  The input element is not modified.  Never raises for bad content.
     """
     item_name = _safe_item_name(item_name)
+    try:
+        markup = _render_simple(element, item_name)
+    except Exception:  # defensive: the general renderer decides
+        markup = None
+    if markup is not None:
+        return RenderedRichText(item_name, None, [], [], Counter(), markup)
     renderer = _Renderer(item_name, attachments)
     tmpl = _ROOTS.get(item_name)
     if tmpl is None:
@@ -1501,6 +1521,138 @@ def render_richtext(
     if root.text is None and not len(root):
         root.text = ""  # every other element is filled as it is built (see _fix_empty)
     return RenderedRichText(item_name, root, renderer.images, list(renderer.warnings), renderer.features)
+
+
+# -- the simplest rich text, straight to markup ---------------------------------------------------------
+
+_MARK = "\ue000"
+#: id(template element) -> (the template, kept alive so that its id is not reused; open and close markup)
+_SERIALIZED: dict[int, tuple[Any, str, str]] = {}
+
+
+def _open_close(tmpl: Any, levels: int) -> tuple[str, str] | None:
+    """The markup before and after the content of a (read-only, cached) template chain ``levels`` deep."""
+    entry = _SERIALIZED.get(id(tmpl))
+    if entry is None or entry[0] is not tmpl:
+        copy = tmpl.__copy__()
+        inner = copy
+        for _ in range(levels - 1):
+            inner = inner[0]
+        inner.text = _MARK
+        parts = etree.tostring(copy, encoding="unicode", method="xml").split(_MARK)
+        entry = (tmpl, parts[0], parts[1]) if len(parts) == 2 else None
+        if entry is None:
+            return None
+        _cache_put(_SERIALIZED, id(tmpl), entry)
+    return entry[1], entry[2]
+
+
+#: The simplest rich text as lxml serializes it: white space, pardefs without content and paragraphs holding
+#: text and runs (no attributes, a leading font, then text and breaks), unprefixed, in the DXL namespace or none.
+def _escape_text(text: str) -> str | None:
+    """Character data as lxml serializes it; None for text the general renderer changes (line breaks, tabs)."""
+    if "\n" in text or "\t" in text or "\r" in text:
+        return None
+    if "&" in text:
+        text = text.replace("&", "&amp;")
+    if "<" in text:
+        text = text.replace("<", "&lt;")
+    if ">" in text:
+        text = text.replace(">", "&gt;")
+    return text
+
+
+def _render_simple(element: Any, item_name: str) -> str | None:
+    """The markup of the simplest rich text: pardefs that make no list, and paragraphs of text and plain runs
+    (no attributes, one leading ``<font>``, then text and ``<break/>`` elements), with no line break or tab in the
+    text and nothing else: what :class:`_Renderer` builds for it, serialized, byte for byte, without building
+    the tree.  None for anything else (the general renderer takes it)."""
+    text = element.text
+    if text and not text.isspace():
+        return None
+    root = _ROOTS.get(item_name)
+    if root is None:
+        root = _Element("div", {"data-item": item_name})
+        _cache_put(_ROOTS, item_name, root)
+    ends = _open_close(root, 1)
+    if ends is None:
+        return None
+    out = [ends[0]]
+    local = _LOCAL
+    pardefs: dict[str, _ParDef] = {}
+    cur = _DEFAULT_PARDEF
+    for child in element:
+        tag = child.tag
+        if tag.__class__ is not str:
+            return None
+        tail = child.tail
+        if tail and not tail.isspace():
+            return None
+        name = local.get(tag) or _localname(tag)
+        if name == "pardef":
+            pardefs[child.get("id") or ""] = _parse_pardef(child, 1.0)
+            continue
+        if name != "par":
+            return None
+        ref = child.get("def")
+        if ref is not None:
+            cur = pardefs.get(ref, _DEFAULT_PARDEF)
+        if cur.list is not None:
+            return None
+        if cur.div is None:
+            div_open, div_close = "<div>", "</div>"
+        else:
+            div_ends = _open_close(cur.div, 1)
+            if div_ends is None:
+                return None
+            div_open, div_close = div_ends
+        out.append(div_open)
+        start = len(out)
+        text = child.text
+        if text:
+            text = _escape_text(text)
+            if text is None:
+                return None
+            out.append(text)
+        for run in child:
+            rtag = run.tag
+            if rtag.__class__ is not str or (local.get(rtag) or _localname(rtag)) != "run" or run.tail \
+                    or run.text is not None or run.keys() or not len(run):
+                return None
+            font = run[0]
+            ftag = font.tag
+            if ftag.__class__ is not str or (local.get(ftag) or _localname(ftag)) != "font":
+                return None
+            pieces = []
+            for n, part in enumerate(run):
+                if n:
+                    ptag = part.tag
+                    if ptag.__class__ is not str or (local.get(ptag) or _localname(ptag)) != "break":
+                        return None
+                    pieces.append("<br/>")
+                ptail = part.tail
+                if ptail:
+                    ptail = _escape_text(ptail)
+                    if ptail is None:
+                        return None
+                    pieces.append(ptail)
+            if not pieces:
+                continue  # an empty run (only a font): nothing to render
+            tmpl, levels = _WRAP_TEMPLATES.get(tuple(font.items())) or _wrap_template(font)
+            if tmpl is None:
+                out += pieces
+            else:
+                run_ends = _open_close(tmpl, levels)
+                if run_ends is None:
+                    return None
+                out.append(run_ends[0])
+                out += pieces
+                out.append(run_ends[1])
+        if len(out) == start:
+            out.append("<br/>")  # an empty paragraph
+        out.append(div_close)
+    out.append(ends[1])
+    return "".join(out)
 
 
 # -- raw CD records ---------------------------------------------------------------------------------

@@ -41,3 +41,31 @@ def test_dst_flag_and_offset():
     assert value.dst is True
     assert value.value.utcoffset() == dt.timedelta(hours=-4)
     assert value.value.astimezone(dt.timezone.utc).hour == 17
+
+
+@pytest.mark.parametrize("raw", [
+    "19990713T060306,52+05", "20240101T120000,00+0530", "20240101T120000,00-0930", "20240101T120000,00+2359",
+    "20240101T120000,00+24", "20240101T120000,00+0560", "20240230T120000,00+01", "20240101T120000,00+1", "20240101T120000.00+01",
+    "２0240101T120000,00+01", "20240101T120000,00+01 ", "20240101T126000,00+01", "99991231T235959,99-23",
+])
+def test_fast_shape_agrees_with_the_regular_parser(raw):
+    from notes2m365.dxltime import _parse
+
+    for dst in (False, True):
+        fast, regular = parse_datetime(raw, dst), _parse.__wrapped__(raw, dst)
+        assert (fast.raw, fast.kind, fast.value, fast.dst) == (regular.raw, regular.kind, regular.value, regular.dst)
+        assert fast == regular and hash(fast) == hash(regular) and repr(fast) == repr(regular)
+
+
+def test_fast_constructor_sets_every_field():
+    import dataclasses
+
+    from notes2m365.dxltime import _datetime_value
+    from notes2m365.model import NotesDateTime
+
+    value = dt.datetime(2024, 1, 1, 12, tzinfo=dt.timezone.utc)
+    made = _datetime_value("20240101T120000,00+00", value, True)
+    assert made == NotesDateTime("20240101T120000,00+00", "datetime", value, True)
+    assert [f.name for f in dataclasses.fields(NotesDateTime)] == ["raw", "kind", "value", "dst"]  # all set above
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.raw = "x"  # type: ignore[misc]

@@ -540,3 +540,14 @@ def test_messages_over_35_mb_are_reported(tmp_path: Path, monkeypatch: Any) -> N
     assert any("35 MB maximum message size" in w for w in big.warnings) and not small.warnings
     assert p.large_attachments == 0  # each part is under 3 MB; the message is not
     assert p.degraded == {"messages over 35 MB": 1} and p.issues().degraded == {"messages over 35 MB": 1}
+
+
+def test_iso_z_is_strftime_for_every_year():
+    import datetime as dt
+
+    from notes2m365.pimplan import iso_z
+
+    for value in (dt.datetime(2024, 3, 1, 9, 5, 7, 999999, tzinfo=dt.UTC), dt.datetime(1, 1, 1), dt.datetime(999, 12, 31, 23, 59, 59),
+                  dt.datetime(1000, 1, 1), dt.datetime(9999, 12, 31, 23, 59, 59, 1),
+                  dt.datetime(2024, 1, 1, tzinfo=dt.timezone(dt.timedelta(hours=5)))):
+        assert iso_z(value) == value.strftime("%Y-%m-%dT%H:%M:%SZ")
