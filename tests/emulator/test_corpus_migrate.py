@@ -18,16 +18,21 @@ from notes2m365.plan import build_plan
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "plan"
 
 
-def write_job(tmp_path: Path, corpus: Path) -> Path:
-    job = tmp_path / "corpus.toml"
-    job.write_text(f"""[job]
+def corpus_job(path: Path, sources: str) -> Path:
+    """A job file over real exports: the common tables, then ``sources`` (TOML)."""
+    path.write_text("""[job]
 state = "state.sqlite"
 [target]
 graph_url = "http://127.0.0.1:9/v1.0"
 [identity]
 internet_domains = ["acme.example"]
 fallback_domain = "acme.example"
-[[mailbox]]
+""" + sources, encoding="utf-8")
+    return path
+
+
+def write_job(tmp_path: Path, corpus: Path) -> Path:
+    return corpus_job(tmp_path / "corpus.toml", f"""[[mailbox]]
 source = "{corpus}/jnx-spam.xml"
 mailbox = "jane.doe@acme.example"
 mapping = "builtin:mail"
@@ -40,8 +45,7 @@ restricted = "acme.sharepoint.com:/sites/archive"
 source = "{corpus}/plomino-test_binaries.xml"
 site = "acme.sharepoint.com:/sites/teamroom"
 mapping = "{FIXTURES}/plomino-billet.toml"
-""", encoding="utf-8")
-    return job
+""")
 
 
 def test_real_exports_migrate_completely_and_a_rerun_writes_nothing(emulator, tmp_path, corpus):
@@ -74,14 +78,7 @@ def test_real_exports_migrate_completely_and_a_rerun_writes_nothing(emulator, tm
 def test_real_typed_values_verify_clean_and_an_edited_number_is_named(emulator, graph, tmp_path, corpus):
     """Dates, numbers, choices, names and rich text written by Domino (the plomino typed test forms) through
     migrate and verify; then one number column changed in the target is named with both values."""
-    job = tmp_path / "types.toml"
-    job.write_text(f"""[job]
-state = "state.sqlite"
-[target]
-graph_url = "http://127.0.0.1:9/v1.0"
-[identity]
-fallback_domain = "acme.example"
-[[application]]
+    job = corpus_job(tmp_path / "types.toml", f"""[[application]]
 source = "{corpus}/plomino-test_*_type*.xml"
 site = "acme.sharepoint.com:/sites/teamroom"
 mapping = "{FIXTURES}/plomino-types.toml"
@@ -89,7 +86,7 @@ mapping = "{FIXTURES}/plomino-types.toml"
 source = "{corpus}/plomino-test_richtext.xml"
 site = "acme.sharepoint.com:/sites/teamroom"
 mapping = "{FIXTURES}/plomino-types.toml"
-""", encoding="utf-8")
+""")
     migrate = CliRunner().invoke(main, ["migrate", str(job), "--graph-url", emulator.base_url, "--no-progress"])
     assert migrate.exit_code == 0, migrate.output
     args = ["verify", str(job), "--graph-url", emulator.base_url, "--no-progress", "--json", "--out",
