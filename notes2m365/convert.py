@@ -78,9 +78,22 @@ def convert_document(doc: NotesDocument) -> ConvertedDocument:
     """Render rich text, decode MIME and collect warnings for one document."""
     out = ConvertedDocument(doc)
     out.warnings.extend(doc.warnings)
-    by_name = {a.name: a for a in doc.attachments}
-    rich_items = [i for i in doc.items if i.richtext is not None or _is_raw_richtext(i)]
-    rich_items.sort(key=lambda i: 0 if i.name.lower() == "body" else 1)  # stable: Body first, then file order
+    # one pass over the items (a mail has about twenty): rich text, attachments, MIME and seal items
+    by_name: dict[str, Attachment] = {}
+    rich_items: list[Item] = []
+    raw_mime = sealed = False
+    for i in doc.items:
+        if i.attachment is not None:
+            by_name[i.attachment.name] = i.attachment
+        raw = i.raw
+        if i.richtext is not None or (raw is not None and _is_raw_richtext(i)):
+            rich_items.append(i)
+        if raw is not None and raw.type_code in (0x19, 0x502):
+            raw_mime = True
+        if not sealed and i.name.startswith("$") and i.name.lower() in _SEAL_NAMES:  # every seal name has a $
+            sealed = True
+    if len(rich_items) > 1:
+        rich_items.sort(key=lambda i: 0 if i.name.lower() == "body" else 1)  # stable: Body first, then file order
     for item in rich_items:
         if item.richtext is not None:
             rendered = render_richtext(item.richtext.element, item_name=item.name, attachments=by_name)
@@ -89,16 +102,18 @@ def convert_document(doc: NotesDocument) -> ConvertedDocument:
             assert item.raw is not None
             rendered = render_raw_richtext(item.raw.data, item_name=item.name)
         out.richtext.append(rendered)
-        out.features.update(rendered.features)
-        out.warnings.extend(f"{item.name}: {w}" for w in rendered.warnings)
-    if doc.mime is not None or any(i.raw is not None and i.raw.type_code in (0x19, 0x502) for i in doc.items):
+        if rendered.features:
+            out.features.update(rendered.features)
+        if rendered.warnings:
+            out.warnings.extend(f"{item.name}: {w}" for w in rendered.warnings)
+    if doc.mime is not None or raw_mime:
         build = mime_mod.assemble_message(doc)
         if build is not None:
             out.message = mime_mod.message_parts(build.message, list(build.warnings))
             out.mime_files = list(build.used_files)
             out.features["mime"] += 1
             out.warnings.extend(f"MIME: {w}" for w in out.message.warnings)
-    if any(item.name.lower() in _SEAL_NAMES for item in doc.items):
+    if sealed:
         out.features["encrypted"] += 1
         out.warnings.append("the document is encrypted: encrypted items cannot be read from DXL")
     return out

@@ -56,6 +56,8 @@ log = logging.getLogger("notes2m365.migrate")
 #: defaults, collections scanning those again and again took about 5 % of a run's CPU (20 mailboxes of plain
 #: messages).  Cycles are still collected, less often.
 RUN_GC_THRESHOLD = (50_000, 20, 10)
+#: Items whose states are read from the store in one query, just before they are looked at.
+STATE_CHUNK = 200
 
 #: What happened to one planned operation in this run.
 OUTCOMES = ("created", "updated", "recovered", "unchanged", "skipped", "failed", "not_attempted")
@@ -289,10 +291,13 @@ class Migration:
             pending: list[tuple[Operation, Prepared | None]] = []
             cancelled = False
             try:
-                for op in items:
+                states: dict[str, ItemState] = {}
+                for n, op in enumerate(items):
                     if self._stopping:
                         break
-                    unit = self._plan_item(label, op, content, pending)
+                    if n % STATE_CHUNK == 0:  # the items' states a chunk at a time: one query, not one each
+                        states = self.state.get_many([o.key for o in items[n:n + STATE_CHUNK]])
+                    unit = self._plan_item(label, op, content, pending, states.get(op.key))
                     if unit is not None:
                         await queue.put(unit)
                     if len(pending) >= self.settings.batch_size:
@@ -335,9 +340,9 @@ class Migration:
             raise
 
     def _plan_item(self, label: str, op: Operation, content: ContentIndex,
-                   pending: list[tuple[Operation, Prepared | None]]) -> _Unit | None:
-        """Skip what is done, add a fresh batchable item to ``pending``, or return a unit of its own."""
-        prev = self.state.get(op.key)
+                   pending: list[tuple[Operation, Prepared | None]], prev: ItemState | None) -> _Unit | None:
+        """Skip what is done, add a fresh batchable item to ``pending``, or return a unit of its own
+        (``prev``: the item's state when its chunk was read)."""
         mode = decide(op, prev, self.retry_failed)
         if mode == "unchanged":
             self._finished(label, op, "unchanged")

@@ -47,6 +47,7 @@ import math
 import os
 import random
 import re
+import ssl
 import time
 from collections import defaultdict, deque
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -484,23 +485,39 @@ class GraphClient:
         self._window = MailboxWindow(s.mailbox_requests, s.mailbox_window_s)
         self._bucket = TokenBucket(s.requests_per_second, s.burst)
         timeout = httpx.Timeout(s.timeout, connect=s.connect_timeout)
-        self._http = self._graph_http(timeout, transport)
+        # one TLS context (the same default trust as httpx's) for both clients: loading the CA bundle costs
+        # about 50 ms of CPU each time
+        tls = httpx.create_ssl_context() if transport is None else True
+        self._http = self._graph_http(timeout, transport, tls)
         self._upload = httpx.AsyncClient(timeout=timeout, transport=transport, follow_redirects=False,
-                                         headers={"User-Agent": USER_AGENT})
+                                         headers={"User-Agent": USER_AGENT}, verify=tls)
 
-    def _graph_http(self, timeout: httpx.Timeout, transport: httpx.AsyncBaseTransport | None) -> httpx.AsyncClient:
+    def _graph_http(self, timeout: httpx.Timeout, transport: httpx.AsyncBaseTransport | None,
+                    tls: ssl.SSLContext | bool) -> httpx.AsyncClient:
+        """msgraph-core's client with the part of its default middleware (graph-semantics §9.3) that does
+        something for us: redirects (downloads; Authorization dropped on another host), ``%24`` to ``$`` in
+        query parameter names, our User-Agent and Graph's telemetry headers.  Left out: the RetryHandler
+        (§9.4: it retries POSTs; our retries are in this module and at item level, so it is not even in the
+        chain, not merely set to 0), the URL-replace handler (``/users/TokenToReplace``: never ours) and the
+        header and body inspection handlers (off unless asked for per request): each layer costs CPU on
+        every request, about a tenth of a ``$batch``'s own."""
+        from kiota_http.middleware import ParametersNameDecodingHandler, RedirectHandler, UserAgentHandler
         from kiota_http.middleware.options import RetryHandlerOption, UserAgentHandlerOption
         from msgraph_core import GraphClientFactory
+        from msgraph_core.middleware import GraphTelemetryHandler
 
+        user_agent = UserAgentHandlerOption(product_name="ISV|notes2m365|notes2m365", product_version=__version__)
         self._options = {
+            # no RetryHandler in the chain; the option stays so that one added by a later SDK would not retry
             RetryHandlerOption.get_key(): RetryHandlerOption(max_retries=0, should_retry=False),
-            UserAgentHandlerOption.get_key(): UserAgentHandlerOption(
-                product_name="ISV|notes2m365|notes2m365", product_version=__version__),
+            UserAgentHandlerOption.get_key(): user_agent,
         }
-        client = httpx.AsyncClient(timeout=timeout, transport=transport,
+        client = httpx.AsyncClient(timeout=timeout, transport=transport, verify=tls,
                                    http2=self.base_url.startswith("https://") and transport is None)
         del client.headers["User-Agent"]  # the UserAgentHandler then writes exactly ours
-        return GraphClientFactory.create_with_default_middleware(client=client, options=self._options)
+        middleware = [RedirectHandler(), ParametersNameDecodingHandler(), UserAgentHandler(options=user_agent),
+                      GraphTelemetryHandler()]
+        return GraphClientFactory.create_with_custom_middleware(middleware, client=client)
 
     async def aclose(self) -> None:
         await self._http.aclose()

@@ -93,14 +93,26 @@ def _label_plain(parts: list[str], has_cn: bool) -> list[tuple[str, str]]:
 
 
 def _hierarchy(text: str, has_cn: bool) -> list[tuple[str, str]]:
-    parts = [p.strip() for p in text.split("/") if p.strip()]
+    parts = []
+    for p in text.split("/"):
+        p = p.strip()
+        if p:
+            parts.append(p)
     if not parts:
         return []
-    matches = [_LABEL.match(p) for p in parts]
-    if not any(m and m.group(1).upper() in _LABELS for m in matches):
-        return _label_plain(parts, has_cn)
-    return [(m.group(1).upper(), m.group(2).strip()) if m and m.group(1).upper() in _LABELS else ("", p)
-            for p, m in zip(parts, matches)]
+    out = []
+    labelled = False  # one pass (every new name of a mailbox is parsed): labels where a part has one
+    for p in parts:
+        m = _LABEL.match(p)
+        if m is not None:
+            label, value = m.groups()
+            label = label.upper()
+            if label in _LABELS:
+                labelled = True
+                out.append((label, value.strip()))
+                continue
+        out.append(("", p))
+    return out if labelled else _label_plain(parts, has_cn)
 
 
 def _parse(name: str) -> _Parsed:
@@ -116,11 +128,14 @@ def _parse(name: str) -> _Parsed:
         return _Parsed("internet", text)
     if "@" in text:  # Notes domain suffix: Jane Doe/Sales/Acme@ACME
         text = text.rsplit("@", 1)[0].strip() or text
-    parts = tuple((("" if v == "*" and lab == "CN" else lab), v) for lab, v in _hierarchy(text, True))
+    hierarchy = _hierarchy(text, True)
+    if ("CN", "*") in hierarchy:
+        hierarchy = [("", v) if v == "*" and lab == "CN" else (lab, v) for lab, v in hierarchy]
+    parts = tuple(hierarchy)
     if len(parts) <= 1:
         flat = parts[0][1] if parts else text
         return _Parsed("wildcard" if "*" in flat else "flat", flat, parts)
-    canonical = "/".join(f"{lab}={v}" if lab else v for lab, v in parts)
+    canonical = "/".join([lab + "=" + v if lab else v for lab, v in parts])
     return _Parsed("wildcard" if "*" in parts[0][1] else "hierarchical", canonical, parts)
 
 
@@ -255,7 +270,10 @@ class IdentityMap:
         self._internal = {d.lstrip("@").casefold() for d in r.internet_domains}
         self._orgs = [tuple((lab, v.casefold()) for lab, v in _hierarchy(o, False)) for o in r.fallback_orgs]
         self._cache: dict[str, Resolution] = {}
+        self._inside_orgs: dict[tuple[tuple[str, str], ...], bool] = {}  # name hierarchy -> in fallback_orgs
         self._misses: dict[str, list[Any]] = {}  # key -> [count, smallest spelling seen]
+        #: planners' memo of what names become (:func:`notes2m365.pimplan.planning_memo`; bounded there)
+        self.planning_memo: dict[Any, Any] = {}
 
     # -- loading ---------------------------------------------------------------------------
 
@@ -327,6 +345,12 @@ class IdentityMap:
         """Unresolved names and their counts, to merge into another map (planning in several processes)."""
         return {k: list(v) for k, v in self._misses.items()}
 
+    def take_misses(self) -> dict[str, list[Any]]:
+        """:meth:`misses`, then forgotten: a planning worker hands over each source's own."""
+        out = self.misses()
+        self._misses.clear()
+        return out
+
     def add_misses(self, misses: dict[str, list[Any]]) -> None:
         for key, (count, display) in misses.items():
             miss = self._misses.setdefault(key, [0, display])
@@ -383,8 +407,14 @@ class IdentityMap:
 
         if not (r.fallback and r.fallback_domain):
             return miss("no rule applies (fallback rule not enabled)")
-        hierarchy = tuple((lab, v.casefold()) for lab, v in p.parts[1:])
-        if not any(org and _ends_with(hierarchy, org) for org in self._orgs):
+        inside = self._inside_orgs.get(p.parts[1:])  # the same few OUs recur: decided once each
+        if inside is None:
+            hierarchy = tuple((lab, v.casefold()) for lab, v in p.parts[1:])
+            inside = any(org and _ends_with(hierarchy, org) for org in self._orgs)
+            if len(self._inside_orgs) >= 4096:
+                self._inside_orgs.clear()
+            self._inside_orgs[p.parts[1:]] = inside
+        if not inside:
             return miss("no rule applies (outside fallback_orgs)")
         if p.parts[0][0] != "CN":
             return miss("no rule applies (not a person name)")
@@ -395,8 +425,8 @@ class IdentityMap:
                   "last": _ascii_word(words[-1]) if len(words) > 1 else "",
                   "cn": ".".join(filter(None, map(_ascii_word, words)))}
         used = _placeholders(r.pattern)
-        empty = sorted(u for u in used if not values[u])
-        if empty:
+        if not all(values[u] for u in used):
+            empty = sorted(u for u in used if not values[u])
             return miss(f"the fallback pattern has no {{{empty[0]}}} for it")
         local = r.pattern
         for placeholder, value in values.items():

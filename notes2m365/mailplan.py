@@ -69,6 +69,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -91,6 +92,7 @@ from .pimplan import (
     is_instance_child,
     iso_z,
     large_content,
+    planning_memo,
     recipient,
     source_key_property,
     task_payload,
@@ -115,6 +117,7 @@ DOCUMENT_ERRORS = (PlanError, ValueError, OverflowError, ArithmeticError, TypeEr
 DEGRADED_FEATURES = ("ole", "unknown", "flattened", "compositedata", "richtextdata", "rawcd", "field",
                      "computedtext", "subformref", "sharedfieldref", "namedelementref", "javaapplet", "layer",
                      "encrypted")
+_DEGRADED = frozenset(DEGRADED_FEATURES)
 _MESSAGE_ID = re.compile(r"^<[^<>\s]+@[^<>\s]+>$")
 
 
@@ -171,6 +174,7 @@ def _levels(notes_path: str) -> list[str]:
     return [p.strip() for p in notes_path.split("\\") if p.strip()]
 
 
+@lru_cache(maxsize=4096)  # pure; a mailbox has a few folders, every message asks
 def graph_folder(notes_path: str) -> tuple[str, ...]:
     """Graph path levels of a Notes folder: the first level may be a well-known name."""
     levels = _levels(notes_path)
@@ -179,6 +183,7 @@ def graph_folder(notes_path: str) -> tuple[str, ...]:
     return tuple(levels)
 
 
+@lru_cache(maxsize=4096)  # pure, as graph_folder
 def _encode(levels: tuple[str, ...]) -> str:
     return "/".join(p.replace("%", "%25").replace("/", "%2F") for p in levels)
 
@@ -270,9 +275,11 @@ def plan_mailbox(source: Source, docs: Iterable[ConvertedDocument | DocumentErro
     entries: list[_Entry] = []
     folders: dict[tuple[str, ...], str | None] = {}  # graph path -> replica of its first planned message
     spellings: dict[tuple[str, ...], tuple[str, ...]] = {}  # case-folded graph path -> its first spelling
+    canonical: dict[tuple[str, ...], tuple[str, ...]] = {}  # graph path as a document spells it -> as planned
     planned_unids: set[str] = set()
     todo_key: str | None = None
     contacts_key: str | None = None
+    memo = planning_memo(identity)
     for item in docs:
         if isinstance(item, DocumentError):
             plan.errors.append(str(item))
@@ -299,7 +306,7 @@ def plan_mailbox(source: Source, docs: Iterable[ConvertedDocument | DocumentErro
             plan.series_instances += 1  # its parent's series covers it
             continue
         key = source_key(doc.replica_id, doc.unid)
-        ctx = Ctx(upn, identity, key=key)
+        ctx = Ctx(upn, identity, key=key, memo=memo)
         common: dict[str, Any] = {"sequence": doc.sequence, "form": doc.form,
                                   "source_file": source_files.get(doc.file, doc.file) if source_files else doc.file}
         try:
@@ -309,15 +316,18 @@ def plan_mailbox(source: Source, docs: Iterable[ConvertedDocument | DocumentErro
             plan.errors.append(str(DocumentError(doc.file, doc.line, doc.unid.upper(), f"not planned: {why}")))
             continue
         # the document is planned: count it, and note the folders, list and contact folder it needs
-        for feature in DEGRADED_FEATURES:
-            if item.features.get(feature):
-                plan.degraded[feature] += 1
+        if not _DEGRADED.isdisjoint(item.features):  # most documents have none: skip the loop
+            for feature in DEGRADED_FEATURES:
+                if item.features.get(feature):
+                    plan.degraded[feature] += 1
         plan.large_attachments += done.large
         plan.multi_folder += done.multi_folder
         if done.oversized:
             plan.degraded[OVERSIZED] += 1
         if done.path is not None:
-            path = _canonical(spellings, done.path)
+            path = canonical.get(done.path)
+            if path is None:  # a path's spelling is fixed once seen: worked out once per path
+                path = canonical[done.path] = _canonical(spellings, done.path)
             [entry] = done.entries
             changes: dict[str, Any] = {}
             if path != done.path:
@@ -463,7 +473,8 @@ def _people(ctx: Ctx, label: str, doc: NotesDocument, item: str, inet: str, mime
             else:
                 out.append(recipient(address, a.name or None))
         return out
-    return ctx.recipients(label, texts(doc, item), texts(doc, inet))
+    names = texts(doc, item)
+    return ctx.recipients(label, names, texts(doc, inet)) if names else []
 
 
 def _importance(doc: NotesDocument, headers: list[tuple[str, str]]) -> str | None:
@@ -479,6 +490,8 @@ def _importance(doc: NotesDocument, headers: list[tuple[str, str]]) -> str | Non
 
 def _distinct_folders(notes_folders: tuple[str, ...]) -> tuple[str, ...]:
     """Notes folders that are distinct Graph folders (case-insensitively; ``($Inbox)`` is ``Inbox``), first kept."""
+    if not notes_folders:
+        return ()
     seen: set[tuple[str, ...]] = set()
     out = []
     for f in notes_folders:

@@ -33,6 +33,7 @@ Everything is pure: same documents, same payloads.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import math
 import re
 from dataclasses import dataclass, field
@@ -160,7 +161,14 @@ def notes_zone(doc: NotesDocument) -> str | None:
 
 def texts(doc: NotesDocument, name: str) -> list[str]:
     item = doc.get(name)
-    return [t for t in (str(v).strip() for v in (item.values if item is not None else ())) if t]
+    if item is None:
+        return []
+    out = []
+    for v in item.values:  # a loop: faster than nested comprehensions for the usual one to five values
+        t = (v if v.__class__ is str else str(v)).strip()
+        if t:
+            out.append(t)
+    return out
 
 
 def html_text(markup: str) -> str:
@@ -193,6 +201,19 @@ def display_name(name: str) -> str:
 
 
 # -- the planning context -----------------------------------------------------------------------------------
+#: Most (name, Internet address) answers a planning memo keeps (see :func:`planning_memo`); then it starts over.
+MEMO_LIMIT = 20_000
+
+
+def planning_memo(identity: Resolver) -> dict[tuple[str, str], tuple[str | None, str, dict[str, Any] | None]] | None:
+    """The memo of :meth:`Ctx.lookup` for ``identity``, kept with it (the same people recur on every message of a
+    mailbox, and across the mailboxes of a job): (name, Internet address) -> (address, why-not, recipient JSON).
+    Only an :class:`~notes2m365.identity.IdentityMap` has one: its answers are pure except for the count of
+    unresolved names, and answers that counted one are not kept.  The recipient dicts are shared by the payloads
+    (read-only: nothing changes a planned payload's nested values)."""
+    return getattr(identity, "planning_memo", None)
+
+
 @dataclass
 class Ctx:
     """One document being planned: the mailbox, identity map and the warnings collected so far."""
@@ -201,30 +222,54 @@ class Ctx:
     identity: Resolver
     key: str = ""
     warnings: list[str] = field(default_factory=list)
+    memo: dict[tuple[str, str], tuple[str | None, str, dict[str, Any] | None]] | None = None
+
+    def lookup(self, name: str, inet: str = "") -> tuple[str | None, str, dict[str, Any] | None]:
+        """(address, why-not, recipient JSON named by ``display_name(name)``) of a Notes name; a valid Internet
+        address beside it takes precedence."""
+        memo = self.memo
+        if memo is not None:
+            hit = memo.get((name, inet))
+            if hit is not None:
+                return hit
+        missed = False
+        stripped = inet.strip()
+        found = None
+        if stripped and _ADDRESS.match(stripped):
+            res = self.identity.resolve(stripped)
+            missed = res.kind == "unresolved"
+            if res.address:
+                found = (res.address, "", recipient(res.address, display_name(name)))
+        if found is None:
+            res = self.identity.resolve(name)
+            missed = missed or res.kind == "unresolved"
+            found = ((res.address, "", recipient(res.address, display_name(name))) if res.address
+                     else (None, res.kind, None))
+        if memo is not None and not missed:  # an unresolved name is asked again: each time it is counted
+            if len(memo) >= MEMO_LIMIT:
+                memo.clear()
+            memo[(name, inet)] = found
+        return found
 
     def address(self, name: str, inet: str = "") -> tuple[str | None, str]:
         """(address, why-not) of a Notes name; a valid Internet address beside it takes precedence."""
-        inet = inet.strip()
-        if inet and _ADDRESS.match(inet):
-            res = self.identity.resolve(inet)
-            if res.address:
-                return res.address, ""
-        res = self.identity.resolve(name)
-        return (res.address, "") if res.address else (None, res.kind)
+        address, why, _ = self.lookup(name, inet)
+        return address, why
 
     def recipients(self, label: str, names: list[str], inets: list[str] = (),  # type: ignore[assignment]
                    skip: str | None = None) -> list[dict[str, Any]]:
         """Graph recipients; names without an address are dropped with a warning (Graph requires one)."""
         aligned = len(inets) == len(names)
         out: list[dict[str, Any]] = []
+        lookup = self.lookup
         for i, name in enumerate(names):
-            address, why = self.address(name, inets[i] if aligned else "")
+            address, why, rec = lookup(name, inets[i] if aligned else "")
             if address is None:
                 self.warnings.append(f"{label}: '{name}' dropped: no address ({why})")
                 continue
             if skip and address.casefold() == skip.casefold():
                 continue
-            out.append(recipient(address, display_name(name)))
+            out.append(rec)  # type: ignore[arg-type]
         return out
 
 
@@ -245,8 +290,6 @@ def content_type(name: str) -> str:
 
 def contents(conv: ConvertedDocument) -> list[ContentRef]:
     """Attachments (OLE storage and MIME part bodies excluded) and inline images, in document order."""
-    import hashlib
-
     refs = [ContentRef(a.name, a.size, a.sha256, content_type(a.name)) for a in conv.attachments]
     refs += [ContentRef(i.filename, i.size, i.sha256, i.content_type, inline=True, content_id=i.content_id)
              for i in conv.inline_images]

@@ -80,6 +80,7 @@ MAX_LIST_LEVELS = 8
 RAW_CD_WARNING = "rich text exported as raw CD records: text only, formatting lost"
 
 _SubElement = etree.SubElement
+_tostring = etree.tostring
 _Element = etree.Element
 
 
@@ -1481,8 +1482,16 @@ def _fix_empty(root: Any) -> None:
             el.text = ""
 
 
+_SAFE_NAMES: dict[str, str] = {}  # item name -> without the characters XML cannot hold
+
+
 def _safe_item_name(item_name: str) -> str:
-    return _XML_INVALID.sub("", str(item_name))
+    safe = _SAFE_NAMES.get(item_name) if item_name.__class__ is str else None
+    if safe is None:
+        safe = _XML_INVALID.sub("", str(item_name))
+        if item_name.__class__ is str:
+            _cache_put(_SAFE_NAMES, item_name, safe)
+    return safe
 
 
 _ROOTS: dict[str, Any] = {}  # item name -> read-only <div data-item> template
@@ -1502,7 +1511,8 @@ def render_richtext(
     except Exception:  # defensive: the general renderer decides
         markup = None
     if markup is not None:
-        return RenderedRichText(item_name, None, [], [], Counter(), markup)
+        # (Counter.__new__: an empty Counter, without the cost of Counter.__init__ and update)
+        return RenderedRichText(item_name, None, [], [], Counter.__new__(Counter), markup)
     renderer = _Renderer(item_name, attachments)
     tmpl = _ROOTS.get(item_name)
     if tmpl is None:
@@ -1547,110 +1557,323 @@ def _open_close(tmpl: Any, levels: int) -> tuple[str, str] | None:
     return entry[1], entry[2]
 
 
-#: The simplest rich text as lxml serializes it: white space, pardefs without content and paragraphs holding
-#: text and runs (no attributes, a leading font, then text and breaks), unprefixed, in the DXL namespace or none.
-def _escape_text(text: str) -> str | None:
-    """Character data as lxml serializes it; None for text the general renderer changes (line breaks, tabs)."""
-    if "\n" in text or "\t" in text or "\r" in text:
+# The simplest rich text -- pardefs that make no list (their content, e.g. hide-when formulas, is not read), and
+# paragraphs of text and plain runs (no attributes, one leading self-closed <font/>, then text and <break/>),
+# with no line break or tab in the text -- is most mail.  It is rendered from lxml's serialization of the
+# <richtext> element rather than by walking the elements (each element access makes a proxy object and a
+# "{namespace}name" string, font.items() a list; the walk cost about 50 us for a 5-paragraph mail, this about
+# 30, of which tostring is 9).  The serialization is cut at "</run></par>": the usual paragraph is then a
+# chunk whose beginning up to the font tag, and the font tag, are looked up in caches, and whose rest is the
+# text; any other chunk is taken tag by tag (_simple_chunk).  This holds because of how lxml serializes
+# (encoding="unicode"):
+#  * character data is escaped exactly as in the output (& < > as entities, CR as &#13;, all else as is), so
+#    a text goes into the output unchanged;
+#  * text and attribute values never hold a raw "<" or ">", so every "<" starts a tag that ends at the next
+#    ">"; tags are written canonically (<prefix:name a="v"/>, one space before each attribute, values in
+#    double quotes), and a detached element's namespace gets a prefix of its own ("ns5"), dropped for caching;
+#  * anything else (comment, PI, CDATA, entity or character reference, a tag not of the expected shape or not
+#    in the expected place) fails a check below, and the general renderer takes the body.
+# Names are compared without prefix, as _localname does for the general renderer.
+
+#: A serialized tag without its "<" and ">": closing slash, local name (any prefix), attributes, self-closing.
+_SERIAL_TAG = re.compile(r'(/?)(?:[^\s/<>:"=]+:)?([^\s/<>:"=]+)((?: [^\s/<>"=]+="[^"<>]*")*)(/?)\Z')
+#: The prefix of the serialized root's name.
+_ROOT_PREFIX = re.compile(r"<([^\s/>:]+):")
+#: An ampersand that is not lxml's escape of < > & " (a character or entity reference).
+_ODD_AMP = re.compile(r"&(?!amp;|lt;|gt;|quot;)")
+
+# What a tag is, with its value in the cache entries (kind, value):
+_T_PARDEF = 0  # (id, the ends of its paragraphs' <div>, or None when it makes a list)
+_T_PAR = 1  # its def, or None
+_T_EMPTY_PAR = 2  # its def, or None
+_T_PAR_END = 3
+_T_RUN = 4
+_T_FONT = 5  # the markup before and after the run's content
+_T_BREAK = 6
+_T_RUN_END = 7
+_T_PARDEF_START = 8  # a pardef with content (hide-when formulas, ...), which is skipped: as _T_PARDEF
+#: Tags that may be followed by white space (dropped) but not by text.
+_BLOCK_ENDS = (_T_PARDEF, _T_EMPTY_PAR, _T_PAR_END)
+#: serialized tag (without "<", ">" and the root's prefix) -> (kind, value), for simple tags only
+_SIMPLE_TAGS: dict[str, tuple[int, Any]] = {}
+#: a tag, ">" and no text to render (nothing, or white space after a block) -> (kind, value)
+_SIMPLE_PIECES: dict[str, tuple[int, Any]] = {}
+#: white space and pardefs, a paragraph's start tag, "<run>" -> ((pardef id and div ends, ...), def); or ()
+_HEADS: dict[str, tuple[tuple[tuple[str, Any], ...], str | None] | tuple[()]] = {}
+#: the attributes of a font tag, as serialized -> the markup around its run's content; or ()
+_FONTS: dict[str, tuple[str, str] | tuple[()]] = {}
+_PLAIN_DIV = ("<div>", "</div>")  # the ends of a paragraph without pardef style
+_NO_WRAPPER = ("", "")  # a run whose font adds no markup: its content goes in as is
+#: item name -> the markup around the content of its ``<div data-item>``
+_SIMPLE_ROOT_ENDS: dict[str, tuple[str, str]] = {}
+
+
+def _attrs_element(attrs: str) -> Any:
+    """An element with these serialized attributes, in the same order (None if they do not parse alone)."""
+    try:
+        return etree.fromstring(f"<x{attrs}/>")
+    except etree.XMLSyntaxError:  # e.g. an attribute whose prefix is declared on an ancestor
         return None
-    if "&" in text:
-        text = text.replace("&", "&amp;")
-    if "<" in text:
-        text = text.replace("<", "&lt;")
-    if ">" in text:
-        text = text.replace(">", "&gt;")
-    return text
+
+
+def _simple_tag(tag: str) -> tuple[int, Any] | None:
+    """What a serialized tag (without "<" ">") means in simple rich text (cached), or None if not simple."""
+    entry = _SIMPLE_TAGS.get(tag)
+    if entry is not None:
+        return entry
+    m = _SERIAL_TAG.match(tag)
+    if m is None:
+        return None
+    close, name, attrs, empty = m.groups()
+    if close:
+        if not attrs and not empty:
+            entry = (_T_PAR_END, None) if name == "par" else (_T_RUN_END, None) if name == "run" else None
+    elif name == "run":
+        entry = None if attrs or empty else (_T_RUN, None)
+    elif name == "break":
+        entry = None if attrs or not empty else (_T_BREAK, None)
+    elif name in ("par", "pardef", "font"):
+        el = _attrs_element(attrs) if attrs else _Element("x")
+        if el is None:
+            return None
+        if name == "par":
+            entry = (_T_EMPTY_PAR if empty else _T_PAR, el.get("def"))
+        elif name == "pardef":
+            pd = _parse_pardef(el, 1.0)
+            div = None
+            if pd.list is None:
+                div = _PLAIN_DIV if pd.div is None else _open_close(pd.div, 1)
+            entry = (_T_PARDEF if empty else _T_PARDEF_START, (el.get("id") or "", div))
+        elif name == "font" and empty:
+            tmpl, levels = _wrap_template(el)
+            ends = _NO_WRAPPER if tmpl is None else _open_close(tmpl, levels)
+            entry = None if ends is None else (_T_FONT, ends)
+    if entry is not None:
+        _cache_put(_SIMPLE_TAGS, tag, entry)
+    return entry
+
+
+def _head(head: str) -> tuple[tuple[tuple[str, Any], ...], str | None] | tuple[()]:
+    """What a paragraph's beginning up to its font tag means (cached): white space and pardefs, the paragraph's
+    start tag, "<run>" -> (the pardefs, in order, the paragraph's def); () for anything else."""
+    value: tuple[tuple[tuple[str, Any], ...], str | None] | tuple[()] = ()
+    pieces = head.split("<")
+    if len(pieces) >= 3 and pieces[-1] == "run>" and (not pieces[0] or pieces[0].isspace()):
+        entries = []
+        for piece in pieces[1:-1]:
+            tag, gt, text = piece.partition(">")
+            entry = _simple_tag(tag)
+            if entry is None or not gt or (text and not text.isspace()):
+                break
+            entries.append(entry)
+        else:
+            *pardefs, par = entries
+            # (no text after the paragraph's start tag: it would be the paragraph's)
+            if par[0] is _T_PAR and pieces[-2].endswith(">") and all(pd[0] is _T_PARDEF for pd in pardefs):
+                value = (tuple(pd[1] for pd in pardefs), par[1])
+    _cache_put(_HEADS, head, value)
+    return value
+
+
+def _font(attrs: str) -> tuple[str, str] | tuple[()]:
+    """The markup around the content of a run whose font tag has these attributes (cached); () if not simple."""
+    entry = _simple_tag(f"font {attrs}/")
+    ends = () if entry is None else entry[1]
+    _cache_put(_FONTS, attrs, ends)
+    return ends
+
+
+def _simple_chunk(
+    chunk: str, mark: str, end_mark: str, closed: bool, out: list[str], pardefs: dict[str, Any], div: Any
+) -> Any:
+    """Render simple rich text tag by tag, into ``out``: ``chunk`` is what lies between the end of a paragraph
+    (or the root's start tag) and the ``</run></par>`` ending another (``closed``; the root's end tag if not).
+    Its tags start with ``mark`` and ``end_mark`` ("<p:" and "</p:" for the root's prefix p).  Returns the ends
+    of the current pardef's <div>, None if the chunk is not simple."""
+    if mark != "<":
+        chunk = chunk.replace(mark, "<").replace(end_mark, "</")
+    # white space, then a tag and the text after it each
+    pieces = chunk.split("<")
+    if closed:
+        pieces += ("/run>", "/par>")
+    text = pieces[0]
+    if text and not text.isspace():
+        return None
+    known = _SIMPLE_PIECES
+    where = 0  # 0: between paragraphs, 1: in a paragraph, 2: after a run's start tag, 3: in a run
+    par_at = run_at = 0  # len(out) after the start markup of the paragraph / of the run
+    run_close = ""
+    skip = 0  # in a pardef's content (which the renderer does not read), the number of elements open
+    for i in range(1, len(pieces)):
+        piece = pieces[i]
+        if skip:
+            tag, _, text = piece.partition(">")
+            if tag[:1] == "/":
+                skip -= 1
+            elif tag[-1:] != "/":
+                skip += 1  # (a comment or PI counts as an element: then the pardef never ends, not simple)
+            if skip or not text or text.isspace():
+                continue
+            return None  # text after the pardef
+        entry = known.get(piece)
+        if entry is None:
+            tag, gt, text = piece.partition(">")
+            entry = _simple_tag(tag)
+            if entry is None or not gt:
+                return None
+            if not text or (entry[0] in _BLOCK_ENDS and text.isspace()):
+                _cache_put(known, piece, entry)  # nothing to render after the tag
+                text = ""
+        else:
+            text = ""
+        kind = entry[0]
+        # each tag is allowed in one place only (where)
+        if kind is _T_RUN:
+            if where != 1 or text:
+                return None  # a run outside a paragraph, text before the run's font
+            where = 2
+            continue
+        if kind is _T_FONT:
+            if where != 2:
+                return None  # not the first thing in a run
+            run_open, run_close = entry[1]
+            out.append(run_open)
+            run_at = len(out)
+            where = 3
+        elif kind is _T_RUN_END:
+            if where != 3 or text:
+                return None  # a run without font, text after a run
+            if len(out) == run_at:
+                out.pop()  # an empty run (only a font): nothing to render
+            else:
+                out.append(run_close)
+            where = 1
+            continue
+        elif kind is _T_PAR:
+            if where:
+                return None
+            if entry[1] is not None:  # a par without def keeps the previous paragraph's pardef
+                div = pardefs.get(entry[1], _PLAIN_DIV)
+            if div is None:
+                return None  # a list paragraph
+            out.append(div[0])
+            par_at = len(out)
+            where = 1
+        elif kind is _T_PAR_END:
+            if where != 1 or text:
+                return None
+            if len(out) == par_at:
+                out.append("<br/>")  # an empty paragraph
+            out.append(div[1])
+            where = 0
+            continue
+        elif kind is _T_BREAK:
+            if where != 3:
+                return None
+            out.append("<br/>")
+        elif kind is _T_EMPTY_PAR:
+            if where or text:
+                return None
+            if entry[1] is not None:
+                div = pardefs.get(entry[1], _PLAIN_DIV)
+            if div is None:
+                return None
+            out += (div[0], "<br/>", div[1])
+            continue
+        else:  # _T_PARDEF, _T_PARDEF_START
+            if where:
+                return None
+            if kind is _T_PARDEF_START:
+                skip = 1  # (the text after its start tag is its content)
+            elif text:
+                return None
+            pardefs[entry[1][0]] = entry[1][1]
+            continue
+        # the text after a paragraph's start tag, a font or a break goes into the output as it is
+        if text:
+            if "\n" in text or "\t" in text or "<" in text:
+                return None  # the general renderer changes line breaks and tabs
+            out.append(text)
+    return None if where or skip else div
 
 
 def _render_simple(element: Any, item_name: str) -> str | None:
-    """The markup of the simplest rich text: pardefs that make no list, and paragraphs of text and plain runs
-    (no attributes, one leading ``<font>``, then text and ``<break/>`` elements), with no line break or tab in the
-    text and nothing else: what :class:`_Renderer` builds for it, serialized, byte for byte, without building
-    the tree.  None for anything else (the general renderer takes it)."""
-    text = element.text
-    if text and not text.isspace():
+    """The markup of the simplest rich text (see above): what :class:`_Renderer` builds for it, serialized,
+    byte for byte, without building the tree.  None for anything else (the general renderer takes it)."""
+    s = _tostring(element, encoding="unicode", with_tail=False)
+    if "&" in s and _ODD_AMP.search(s) is not None:
         return None
-    root = _ROOTS.get(item_name)
-    if root is None:
-        root = _Element("div", {"data-item": item_name})
-        _cache_put(_ROOTS, item_name, root)
-    ends = _open_close(root, 1)
+    ends = _SIMPLE_ROOT_ENDS.get(item_name)
     if ends is None:
+        root = _ROOTS.get(item_name)
+        if root is None:
+            root = _Element("div", {"data-item": item_name})
+            _cache_put(_ROOTS, item_name, root)
+        ends = _open_close(root, 1)
+        if ends is None:
+            return None
+        _cache_put(_SIMPLE_ROOT_ENDS, item_name, ends)
+    # Tags are written with the root's prefix p, if any: found with it ("<p:", "</p:"), cached without it.
+    m = _ROOT_PREFIX.match(s)
+    mark, end_mark = ("<", "</") if m is None else (f"<{m.group(1)}:", f"</{m.group(1)}:")
+    # The usual paragraph ends with "</run></par>": cut there.  A chunk holds what comes before the paragraph
+    # (white space, pardefs, ...), its start tag, "<run>", the font tag and the run's content; the last chunk
+    # holds what follows the last paragraph, and the root's end tag.
+    chunks = s.split(f"{end_mark}run>{end_mark}par>")
+    first = chunks[0]
+    start = first.find(">") + 1  # after the root's start tag
+    if first[start - 2] == "/":  # <richtext/>
+        return ends[0] + ends[1] if start == len(s) else None
+    chunks[0] = first[start:]
+    last = chunks[-1]
+    end = last.rfind("<")  # the root's end tag
+    if end < 0 or last[end + 1] != "/":
         return None
+    chunks[-1] = last[:end]
     out = [ends[0]]
-    local = _LOCAL
-    pardefs: dict[str, _ParDef] = {}
-    cur = _DEFAULT_PARDEF
-    for child in element:
-        tag = child.tag
-        if tag.__class__ is not str:
+    pardefs: dict[str, tuple[str, str] | None] = {}
+    div: Any = _PLAIN_DIV  # the ends of the current pardef's <div> (None: it makes a list)
+    heads = _HEADS
+    fonts = _FONTS
+    font_mark = mark + "font "
+    brk = mark + "break/>"
+    for i in range(len(chunks) - 1):
+        chunk = chunks[i]
+        head, font_tag, rest = chunk.partition(font_mark)
+        if font_tag:
+            if mark != "<":
+                head = head.replace(mark, "<")
+            frame = heads.get(head)
+            if frame is None:
+                frame = _head(head)
+            if frame:
+                attrs, _, content = rest.partition("/>")
+                run = fonts.get(attrs)
+                if run is None:
+                    run = _font(attrs)
+                if "<" in content:  # breaks, or more runs or other markup: then tag by tag
+                    if content.count("<") == content.count(brk):
+                        content = content.replace(brk, "<br/>")
+                    else:
+                        run = ()
+                if run and "\n" not in content and "\t" not in content:
+                    for pardef_id, pardef_div in frame[0]:
+                        pardefs[pardef_id] = pardef_div
+                    if frame[1] is not None:  # a par without def keeps the previous paragraph's pardef
+                        div = pardefs.get(frame[1], _PLAIN_DIV)
+                    if div is None:
+                        return None  # a list paragraph
+                    if content:
+                        out += (div[0], run[0], content, run[1], div[1])
+                    else:  # only an empty run: an empty paragraph
+                        out += (div[0], "<br/>", div[1])
+                    continue
+        div = _simple_chunk(chunk, mark, end_mark, True, out, pardefs, div)
+        if div is None:
             return None
-        tail = child.tail
-        if tail and not tail.isspace():
-            return None
-        name = local.get(tag) or _localname(tag)
-        if name == "pardef":
-            pardefs[child.get("id") or ""] = _parse_pardef(child, 1.0)
-            continue
-        if name != "par":
-            return None
-        ref = child.get("def")
-        if ref is not None:
-            cur = pardefs.get(ref, _DEFAULT_PARDEF)
-        if cur.list is not None:
-            return None
-        if cur.div is None:
-            div_open, div_close = "<div>", "</div>"
-        else:
-            div_ends = _open_close(cur.div, 1)
-            if div_ends is None:
-                return None
-            div_open, div_close = div_ends
-        out.append(div_open)
-        start = len(out)
-        text = child.text
-        if text:
-            text = _escape_text(text)
-            if text is None:
-                return None
-            out.append(text)
-        for run in child:
-            rtag = run.tag
-            if rtag.__class__ is not str or (local.get(rtag) or _localname(rtag)) != "run" or run.tail \
-                    or run.text is not None or run.keys() or not len(run):
-                return None
-            font = run[0]
-            ftag = font.tag
-            if ftag.__class__ is not str or (local.get(ftag) or _localname(ftag)) != "font":
-                return None
-            pieces = []
-            for n, part in enumerate(run):
-                if n:
-                    ptag = part.tag
-                    if ptag.__class__ is not str or (local.get(ptag) or _localname(ptag)) != "break":
-                        return None
-                    pieces.append("<br/>")
-                ptail = part.tail
-                if ptail:
-                    ptail = _escape_text(ptail)
-                    if ptail is None:
-                        return None
-                    pieces.append(ptail)
-            if not pieces:
-                continue  # an empty run (only a font): nothing to render
-            tmpl, levels = _WRAP_TEMPLATES.get(tuple(font.items())) or _wrap_template(font)
-            if tmpl is None:
-                out += pieces
-            else:
-                run_ends = _open_close(tmpl, levels)
-                if run_ends is None:
-                    return None
-                out.append(run_ends[0])
-                out += pieces
-                out.append(run_ends[1])
-        if len(out) == start:
-            out.append("<br/>")  # an empty paragraph
-        out.append(div_close)
+    last = chunks[-1]
+    if last and not last.isspace() and _simple_chunk(last, mark, end_mark, False, out, pardefs, div) is None:
+        return None
     out.append(ends[1])
     return "".join(out)
 

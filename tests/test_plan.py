@@ -53,6 +53,33 @@ def test_estimate_follows_the_published_limits():
     assert est["bound_by"] == "mailbox request and upload limits"
 
 
+def test_a_planning_worker_keeps_its_identity_map_but_counts_each_source_once(tmp_path):
+    """A worker plans several sources with one identity map (names resolved once); the unresolved names it
+    hands over are each source's own, so the job's counts equal planning in one process."""
+    from notes2m365.plan import PlanResult, identity_for, plan_sources
+
+    samples = Path(__file__).resolve().parent.parent / "samples"
+    lines = ["[job]", 'name = "four"', "[target]", 'graph_url = "http://127.0.0.1:9/v1.0"', "[identity]",
+             f'map = "{(samples / "identity.csv").as_posix()}"', 'fallback_domain = "acme.example"',
+             'fallback_orgs = ["Acme"]']
+    for n in range(4):  # the same mail file in four folders: a file is one source only
+        (tmp_path / str(n)).mkdir()
+        for dxl in (samples / "mail").glob("jdoe-*.dxl"):
+            (tmp_path / str(n) / dxl.name).write_bytes(dxl.read_bytes())
+        lines += ["[[mailbox]]", f'source = "{n}/jdoe-*.dxl"', f'mailbox = "user{n}@acme.example"']
+    (tmp_path / "job.toml").write_text("\n".join(lines), encoding="utf-8")
+    job = load_job(tmp_path / "job.toml")
+
+    def run(processes: int):
+        result, identity, lines = PlanResult(), identity_for(job), []
+        for planned in plan_sources(job, identity, result, processes=processes):
+            lines += [op.line() for op in planned.operations]
+        return lines, identity.unresolved()
+
+    serial, parallel = run(1), run(2)
+    assert parallel == serial and ("Sales Team EMEA", 4) in serial[1]  # each of two workers planned two sources
+
+
 def test_sources_planned_in_worker_processes_give_the_same_operations_and_content():
     """[migrate] plan_processes: the same operations in the same order, the same counts and unresolved names;
     content is read again in the consuming process when an operation needs it."""

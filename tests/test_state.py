@@ -35,6 +35,63 @@ def test_status_machine_and_counts(store):
     assert store.runs()[0]["counts"]["started"] == 1
 
 
+def test_get_many_equals_get_one_by_one(store):
+    run = store.start_run()
+    keys = [f"R/{n:04d}" for n in range(1200)]  # more than two chunks of one query
+    store.begin_many([(k, "create-message", "c", f"sha256:{k}", 1) for k in keys[::3]], run)
+    store.done_many([(k, f"id-{k}", None) for k in keys[::6]])
+    asked = keys + ["R/absent", keys[0]]
+    found = store.get_many(asked)
+    assert found == {k: store.get(k) for k in asked if store.get(k) is not None}
+    assert len(found) == 400 and found[keys[6]].status == "done" and found[keys[3]].status == "started"
+    assert store.get_many([]) == {}
+
+
+OLD_ITEMS = """CREATE TABLE items (
+    key TEXT PRIMARY KEY, op TEXT NOT NULL, container TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'started', 'done', 'failed', 'skipped')),
+    target_id TEXT, content_hash TEXT, sequence INTEGER, attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT,
+    permanent INTEGER NOT NULL DEFAULT 0, run_id TEXT, updated TEXT NOT NULL)"""
+
+
+@pytest.mark.parametrize("with_url", [False, True])
+def test_a_store_made_by_an_earlier_version_is_rebuilt_keeping_every_item(tmp_path, with_url):
+    """The items table as schema 1 and 2 wrote it (status checked with IN, an index on status, target_url added
+    later or not yet): opened for writing, it is rebuilt with the OR check and no index, every row kept."""
+    path = tmp_path / "state.sqlite"
+    db = sqlite3.connect(path)
+    db.execute(OLD_ITEMS)
+    db.execute("CREATE INDEX items_status ON items (status)")
+    db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    db.execute("INSERT INTO meta VALUES ('schema_version', ?)", ("2" if with_url else "1",))
+    if with_url:
+        db.execute("ALTER TABLE items ADD COLUMN target_url TEXT")
+    db.execute("INSERT INTO items (key, op, container, status, target_id, attempts, updated) "
+               "VALUES ('R/A', 'create-message', 'c', 'done', 'AAMk1', 2, 't')")
+    if with_url:
+        db.execute("UPDATE items SET target_url = 'https://x/1'")
+    db.commit()
+    db.close()
+    with SqliteStateStore(path, read_only=True) as s:  # a reader changes nothing
+        assert s.get("R/A").target_id == "AAMk1"
+    db = sqlite3.connect(path)
+    assert "status IN (" in db.execute("SELECT sql FROM sqlite_master WHERE name = 'items'").fetchone()[0]
+    db.close()
+    with SqliteStateStore(path) as s:
+        got = s.get("R/A")
+        assert (got.status, got.target_id, got.attempts) == ("done", "AAMk1", 2)
+        assert s.target_url("R/A") == ("https://x/1" if with_url else None)
+        assert s.counts()["done"] == 1 and [i.key for i in s.items("done")] == ["R/A"]
+        s.begin("R/B", "create-event", "c", None, None, s.start_run())
+        with pytest.raises(sqlite3.IntegrityError):  # the status check still holds
+            s._db.execute("UPDATE items SET status = 'lost' WHERE key = 'R/B'")
+    db = sqlite3.connect(path)
+    sql = db.execute("SELECT sql FROM sqlite_master WHERE name = 'items'").fetchone()[0]
+    assert "status IN (" not in sql and "status = 'skipped'" in sql
+    assert db.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND name = 'items_status'").fetchall() == []
+    db.close()
+
+
 def test_begin_reports_an_unfinished_earlier_attempt(store):
     run = store.start_run()
     store.begin("R/A", "create-message", "c", None, None, run)

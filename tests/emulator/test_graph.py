@@ -136,6 +136,21 @@ async def test_the_sdk_retry_handler_is_off_so_attempts_do_not_multiply():
     assert graph.stats.retries == 2
 
 
+@sync
+async def test_the_middleware_chain_has_no_retry_handler_and_still_decodes_dollar_parameters():
+    rec = Recorder(httpx.Response(200, json={"value": []}))
+    async with GraphClient(Target(graph_url="http://localhost:9/v1.0"), FAST,
+                           transport=httpx.MockTransport(rec)) as graph:
+        await graph.request("GET", "/users/jane.doe@acme.example/mailFolders", params={"$top": "5"})
+        chain, names = graph._http._transport.pipeline._first_middleware, []
+        while chain is not None:
+            names.append(type(chain).__name__)
+            chain = getattr(chain, "next", None)
+    assert names == ["RedirectHandler", "ParametersNameDecodingHandler", "UserAgentHandler", "GraphTelemetryHandler"]
+    (call,) = rec.requests
+    assert call.url.query == b"$top=5" and call.headers["user-agent"] == USER_AGENT
+
+
 class FakeCredential:
     """What azure-identity's async credentials offer: ``await get_token(*scopes)`` and ``close()``."""
 
