@@ -236,6 +236,9 @@ class MailboxTarget:
             body["singleValueExtendedProperties"] = [*body.get("singleValueExtendedProperties", []),
                                                      {"id": VERSION_PROPERTY, "value": str(op.sequence)}]
         prepared = Prepared("POST", self.collection(op, container_id), body)
+        if not op.content:  # most items (a plain message): nothing to attach, link or retarget
+            prepared.size = len(str(body.get("body", {}).get("content", "")))
+            return prepared
         budget = CREATE_BODY_BUDGET
         inline: list[dict[str, Any]] = []
         for ref in op.content:

@@ -561,16 +561,13 @@ class Migration:
                 self._finished(label, op, "failed")
             return
         retry: list[Operation] = []
-        self.state.done_many([(op.key, results[str(n + 1)].json.get("id"), results[str(n + 1)].json.get("webLink"))
-                              for n, (op, _) in enumerate(ops)
-                              if results[str(n + 1)].error is None])  # one transaction, before any raise below
-        created = [(op, results[str(n + 1)].json.get("id")) for n, (op, _) in enumerate(ops)
-                   if results[str(n + 1)].error is None]
-        if created and log.isEnabledFor(logging.INFO):  # one record per $batch, not per item (about 0.04 ms of
+        answers = [(op, results[request["id"]]) for (op, _), request in zip(ops, requests)]
+        done = [(op.key, r.json.get("id"), r.json.get("webLink")) for op, r in answers if r.error is None]
+        self.state.done_many(done)  # one transaction, before any raise below
+        if done and log.isEnabledFor(logging.INFO):  # one record per $batch, not per item (about 0.04 ms of
             log.info("created in one $batch: %s",  # CPU each, formatted and written to the run's log file)
-                     "; ".join(f"{op.op} {op.key}: {graph_id}" for op, graph_id in created))
-        for n, (op, _) in enumerate(ops):
-            response = results[str(n + 1)]
+                     "; ".join(f"{op.op} {op.key}: {r.json.get('id')}" for op, r in answers if r.error is None))
+        for op, response in answers:
             if response.error is None:
                 self._finished(label, op, "created")
             elif isinstance(response.error, FatalGraphError):

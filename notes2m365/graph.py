@@ -512,7 +512,10 @@ class GraphClient:
             RetryHandlerOption.get_key(): RetryHandlerOption(max_retries=0, should_retry=False),
             UserAgentHandlerOption.get_key(): user_agent,
         }
+        # as many idle connections kept as may be open (httpx keeps 20 of its 100): with many mailboxes in
+        # flight over HTTP/1.1, every request beyond 20 at once otherwise opened a new connection
         client = httpx.AsyncClient(timeout=timeout, transport=transport, verify=tls,
+                                   limits=httpx.Limits(max_connections=100, max_keepalive_connections=100),
                                    http2=self.base_url.startswith("https://") and transport is None)
         del client.headers["User-Agent"]  # the UserAgentHandler then writes exactly ours
         middleware = [RedirectHandler(), ParametersNameDecodingHandler(), UserAgentHandler(options=user_agent),

@@ -123,14 +123,22 @@ class MigrateSettings:
     #: list items and files written at once per application source (SharePoint limits resource units per
     #: minute, not concurrency: graph-semantics §8.2)
     site_workers: int = 4
-    #: sources planned at once in worker processes, ahead of the migration (0 = as many as there are cores,
-    #: up to 4, for a job of 4 sources or more; 1 = in the migrating process)
+    #: sources planned at once in worker processes, ahead of the migration (0 = automatic: one fewer than
+    #: there are cores, up to 4, for a job of 4 sources or more; 1 = none, in the migrating process)
     plan_processes: int = 0
 
-    def planning_processes(self, sources: int) -> int:
+    def planning_workers(self, sources: int) -> int:
+        """Worker processes that plan sources ahead of the migration; 0 = planned in the migrating process.
+
+        Automatic: a core is left to the migrating process (its event loop, HTTP and state store take about
+        a third of the CPU of a plain message).  On two cores that is one worker: measured on 20 sources, one
+        worker spent 0.61 ms of CPU per message where two spent 0.64 (a second start-up, and two planners
+        sharing the cores with the migration); planning took 6 s instead of 3.5 s, well ahead of mailboxes
+        that each take minutes."""
         if self.plan_processes:
-            return self.plan_processes
-        return min(4, os.cpu_count() or 1) if sources >= 4 else 1
+            return self.plan_processes if self.plan_processes > 1 else 0
+        cores = os.cpu_count() or 1
+        return min(4, cores - 1) if sources >= 4 and cores > 1 else 0
 
 
 @dataclass(frozen=True)

@@ -577,7 +577,7 @@ def _message(ctx: Ctx, conv: ConvertedDocument, notes_folders: tuple[str, ...],
                                          {"name": "X-Notes-Form", "value": doc.form or ""}]
     refs = contents(conv)
     large = large_content(ctx, refs, draft)
-    payload_json = canonical_bytes(payload)  # its size here, and the operation's hash from it
+    payload_json = canonical_bytes(payload, texts_only=True)  # its size here, and the operation's hash from it
     size = len(payload_json) + sum(r.size for r in refs)
     oversized = size > MAX_MESSAGE_SIZE
     if oversized:

@@ -70,7 +70,7 @@ async def _migrate(job: Job, state: SqliteStateStore, retry_failed: bool, progre
     try:
         migration = Migration(client, state, job.migrate, concurrency=job.concurrency, retry_failed=retry_failed,
                               progress=progress)
-        processes = job.migrate.planning_processes(len(job.sources))
+        workers = job.migrate.planning_workers(len(job.sources))
 
         task = asyncio.current_task()
         loop = asyncio.get_running_loop()
@@ -88,7 +88,7 @@ async def _migrate(job: Job, state: SqliteStateStore, retry_failed: bool, progre
         except (NotImplementedError, RuntimeError):  # not the main thread (tests), or no signals here
             pass
         try:
-            summary = await migration.run(plan_sources(job, identity, plan, processes=processes))
+            summary = await migration.run(plan_sources(job, identity, plan, workers=workers))
         except asyncio.CancelledError:
             migration.summary.interrupted = True
             summary = migration.summary

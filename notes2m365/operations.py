@@ -52,11 +52,22 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def canonical_bytes(value: Any) -> bytes:
-    """``canonical_json(value).encode()``."""
-    data = _orjson_if_same(value)
-    if data is not None:
-        return data
+def canonical_bytes(value: Any, *, texts_only: bool = False) -> bytes:
+    """``canonical_json(value).encode()``.
+
+    ``texts_only``: the caller builds ``value`` from strings, booleans and integers only (dicts and lists of
+    them: a message's payload), so orjson's bytes are the standard library's without looking for floats in
+    them (that scan cost twice orjson's own serialization on a 2 KB message); ``tests/test_operations.py``
+    checks the claim on every message planned from the samples, the fixtures and the real exports."""
+    if texts_only:
+        try:
+            return orjson.dumps(value, option=_ORJSON_OPTIONS)
+        except TypeError:
+            pass  # a subclass or an integer beyond 64 bits: the standard library's, as below
+    else:
+        data = _orjson_if_same(value)
+        if data is not None:
+            return data
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 

@@ -114,15 +114,21 @@ def to_utc(value: NotesDateTime | dt.datetime | None) -> dt.datetime | None:
     """A TIMEDATE or datetime as an aware UTC datetime; a date is its midnight UTC, naive values count as UTC."""
     v = value.value if isinstance(value, NotesDateTime) else value
     if isinstance(v, dt.datetime):
-        return (v.astimezone(UTC) if v.tzinfo else v.replace(tzinfo=UTC)).replace(microsecond=0)
+        u = v.astimezone(UTC) if v.tzinfo else v
+        # = u.replace(tzinfo=UTC, microsecond=0), in a third less time: replace() parses keywords, slowly here
+        return _DATETIME(u.year, u.month, u.day, u.hour, u.minute, u.second, 0, UTC)
     if isinstance(v, dt.date):
         return dt.datetime(v.year, v.month, v.day, tzinfo=UTC)
     return None
 
 
+_DATETIME = dt.datetime
+
+
 def iso_z(value: dt.datetime) -> str:
-    if value.year >= 1000:  # isoformat's first 19 characters, which strftime's %Y does not pad below 1000
-        return value.isoformat(timespec="seconds")[:19] + "Z"
+    if value.year >= 1000:  # = isoformat(timespec="seconds")[:19] + "Z" (a third faster; strftime's %Y does not
+        return "%04d-%02d-%02dT%02d:%02d:%02dZ" % (  # pad below 1000)
+            value.year, value.month, value.day, value.hour, value.minute, value.second)
     return value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 

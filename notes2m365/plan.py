@@ -200,17 +200,17 @@ def _planning_worker() -> None:
     gc.set_threshold(50_000, 20, 10)
 
 
-def plan_sources(job: Job, identity: IdentityMap, result: PlanResult, processes: int = 1) -> Iterator[SourcePlan]:
+def plan_sources(job: Job, identity: IdentityMap, result: PlanResult, workers: int = 0) -> Iterator[SourcePlan]:
     """Plan the sources of ``job`` in job order (mappings are loaded and checked first: a bad one plans
     nothing).  ``result`` collects counts and issues as sources are planned; operations are not added to
     it.  A source's documents stay in memory (attachments spooled) until the next source is asked for.
 
-    With ``processes`` > 1, sources are planned that many at a time in worker processes, ahead of the
+    With ``workers`` >= 1, sources are planned that many at a time in worker processes, ahead of the
     consumer (a migration starts each mailbox sooner); the same operations come out, in the same order,
     and a source's attachments are read again in this process only when an operation sends them."""
     mappings = {source.mapping: load_mapping(source.mapping, source.kind) for source in job.sources}
-    if processes > 1 and len(job.sources) > 1:
-        yield from _plan_in_processes(job, identity, result, processes)
+    if workers >= 1 and len(job.sources) > 1:
+        yield from _plan_in_processes(job, identity, result, workers)
         return
     for source in job.sources:
         content = ContentIndex()
@@ -220,7 +220,7 @@ def plan_sources(job: Job, identity: IdentityMap, result: PlanResult, processes:
         yield SourcePlan(source, ops, content)
 
 
-def _plan_in_processes(job: Job, identity: IdentityMap, result: PlanResult, processes: int
+def _plan_in_processes(job: Job, identity: IdentityMap, result: PlanResult, workers: int
                        ) -> Iterator[SourcePlan]:
     import multiprocessing
     from collections import deque
@@ -228,13 +228,13 @@ def _plan_in_processes(job: Job, identity: IdentityMap, result: PlanResult, proc
 
     # spawn: the migration runs threads (an event loop, a planning thread), so no fork; and the workers are
     # children of this process, so their CPU is counted with it
-    with ProcessPoolExecutor(max_workers=processes, mp_context=multiprocessing.get_context("spawn"),
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
                              initializer=_planning_worker) as pool:
         ahead: deque[Any] = deque()
         upcoming = iter(range(len(job.sources)))
-        for index in upcoming:  # at most processes + 1 sources planned ahead of the consumer
+        for index in upcoming:  # at most workers + 1 sources planned ahead of the consumer
             ahead.append(pool.submit(_plan_elsewhere, job, index))
-            if len(ahead) > processes:
+            if len(ahead) > workers:
                 break
         for source in job.sources:
             ops, part, misses = ahead.popleft().result()

@@ -662,7 +662,7 @@ async def verify_job(job: Job, graph: GraphClient, state: Any = None, *, percent
     await _reachable(graph, job)
     sources_left = Counter(s.target.lower() for s in job.sources if s.kind == "mailbox")
     checks: list[asyncio.Task[None]] = []
-    planning = plan_sources(job, identity_for(job), plan, processes=job.migrate.planning_processes(len(job.sources)))
+    planning = plan_sources(job, identity_for(job), plan, workers=job.migrate.planning_workers(len(job.sources)))
     while (planned := await asyncio.to_thread(next, planning, None)) is not None:
         for op in planned.operations:
             if op.op in ITEM_KINDS:

@@ -129,3 +129,18 @@ def test_migrate_table_errors_name_the_key(tmp_path, text, fragment):
     with pytest.raises(ConfigError) as err:
         load_job(path)
     assert fragment in str(err.value) and "job.toml:" in str(err.value)
+
+
+@pytest.mark.parametrize("setting, cores, sources, workers", [
+    (0, 2, 20, 1),   # automatic: a core is left to the migrating process
+    (0, 8, 20, 4),   # at most four
+    (0, 3, 4, 2),
+    (0, 1, 20, 0),   # one core: planned in the migrating process
+    (0, 8, 3, 0),    # fewer than four sources: not worth a worker
+    (1, 8, 20, 0),   # 1: none
+    (3, 2, 20, 3),   # as set
+])
+def test_planning_workers(monkeypatch, setting, cores, sources, workers):
+    from notes2m365.job import MigrateSettings
+    monkeypatch.setattr("os.cpu_count", lambda: cores)
+    assert MigrateSettings(plan_processes=setting).planning_workers(sources) == workers

@@ -67,3 +67,29 @@ def test_hierarchy_and_parse_as_before(text):
         assert _hierarchy(text, has_cn) == expected
     parsed = _parse(text)
     assert parsed.canonical == "/".join(f"{lab}={v}" if lab else v for lab, v in parsed.parts) or len(parsed.parts) <= 1
+
+
+def test_to_utc_and_iso_z_equal_the_plain_datetime_calls():
+    """to_utc builds the UTC value positionally and iso_z formats it with %: the same values and text as
+    ``replace(tzinfo=UTC, microsecond=0)`` and ``isoformat(timespec="seconds")[:19] + "Z"``."""
+    import datetime as dt
+    import random
+    from datetime import UTC
+
+    from notes2m365.pimplan import iso_z, to_utc
+
+    rnd = random.Random(5)
+    for _ in range(5000):
+        year = rnd.choice([1, 999, 1000, 1970, 2023, 9999])
+        naive = dt.datetime(year, rnd.randint(1, 12), rnd.randint(1, 28), rnd.randint(0, 23), rnd.randint(0, 59),
+                            rnd.randint(0, 59), rnd.randint(0, 999_999), fold=rnd.randint(0, 1))
+        values = [naive, naive.replace(tzinfo=UTC)]
+        if 1 < year < 9999:
+            values.append(naive.replace(tzinfo=dt.timezone(dt.timedelta(minutes=rnd.randint(-600, 600)))))
+        for value in values:
+            old = (value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)).replace(microsecond=0)
+            new = to_utc(value)
+            assert new == old and new.tzinfo is UTC and new.isoformat() == old.isoformat()
+            expected = (old.isoformat(timespec="seconds")[:19] + "Z" if old.year >= 1000
+                        else old.strftime("%Y-%m-%dT%H:%M:%SZ"))
+            assert iso_z(new) == expected

@@ -74,3 +74,47 @@ def test_size_and_hash_come_from_one_encoding_and_survive_evolve():
     assert "_content_hash" not in changed.__dict__ and changed.content_hash != primed.content_hash
     assert moved == Operation("create-message", "mailbox:a@x/folder:Projects", "R/U", payload, content=(ref,),
                               source_file="mail/a.dxl")  # measurements are not part of equality
+
+
+def _dxl_files() -> list:
+    from pathlib import Path
+    root = Path(__file__).resolve().parent
+    files = sorted((root.parent / "samples").rglob("*.dxl")) + sorted((root / "fixtures").rglob("*.dxl"))
+    corpus = root.parent.parent / "shared" / "corpus" / "dxl-real"
+    if corpus.is_dir():
+        files += sorted(corpus.glob("*.dxl")) + sorted(corpus.glob("*.xml"))
+    return files
+
+
+def test_message_payloads_are_texts_only_so_orjson_is_the_standard_librarys(tmp_path):
+    """``canonical_bytes(..., texts_only=True)`` (the mail mapping's) skips the float check: every message
+    planned from our samples and fixtures and from the real exports must give the standard library's bytes."""
+    from notes2m365.job import load_job
+    from notes2m365.plan import build_plan
+
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    from make_dxl import generate  # the benchmark's mail: names, dates, 25€, v1.2, 10%... in every field
+
+    generated = []
+    for kind in ("plain", "text"):
+        generated.append(tmp_path / f"{kind}.dxl")
+        generate(str(generated[-1]), kind, None, seed=11, quiet=True, count=60)
+    messages = 0
+    for n, path in enumerate(_dxl_files() + generated):
+        job = tmp_path / f"job{n}.toml"
+        job.write_text("\n".join([
+            "[job]", 'name = "t"', "[target]", 'graph_url = "http://127.0.0.1:9/v1.0"', "[identity]",
+            'fallback_domain = "acme.example"', 'fallback_orgs = ["Acme"]', "[[mailbox]]",
+            f'source = "{path.as_posix()}"', 'mailbox = "jane.doe@acme.example"', 'mapping = "builtin:mail"']),
+            encoding="utf-8")
+        try:
+            plan = build_plan(load_job(job))
+        except Exception:  # a fixture that is not readable DXL at all: nothing planned from it
+            continue
+        for op in plan.operations:
+            if op.op == "create-message":
+                messages += 1
+                assert canonical_bytes(op.payload, texts_only=True) == reference(op.payload).encode(), op.key
+    assert messages >= 120
