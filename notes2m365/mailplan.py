@@ -241,6 +241,7 @@ class MailboxPlan:
     large_attachments: int = 0
     multi_folder: int = 0
     series_instances: int = 0
+    duplicates: int = 0  # documents whose key an earlier file of the source had: the first copy is planned
     errors: list[str] = field(default_factory=list)
 
     @property
@@ -253,6 +254,9 @@ class MailboxPlan:
             left_out["filtered out by the job"] = self.filtered
         if self.series_instances:
             left_out["repeat instances folded into their series"] = self.series_instances
+        if self.duplicates:
+            left_out["documents also in an earlier file of the source (same replica and UNID): the first copy "
+                     "is migrated"] = self.duplicates
         return PlanIssues(unmapped_forms=dict(sorted(self.unmapped_forms.items())),
                           degraded=dict(sorted(self.degraded.items())),
                           large_attachments=self.large_attachments, errors=list(self.errors),
@@ -277,6 +281,7 @@ def plan_mailbox(source: Source, docs: Iterable[ConvertedDocument | DocumentErro
     spellings: dict[tuple[str, ...], tuple[str, ...]] = {}  # case-folded graph path -> its first spelling
     canonical: dict[tuple[str, ...], tuple[str, ...]] = {}  # graph path as a document spells it -> as planned
     planned_unids: set[str] = set()
+    planned_keys: set[str] = set()
     todo_key: str | None = None
     contacts_key: str | None = None
     memo = planning_memo(identity)
@@ -306,6 +311,9 @@ def plan_mailbox(source: Source, docs: Iterable[ConvertedDocument | DocumentErro
             plan.series_instances += 1  # its parent's series covers it
             continue
         key = source_key(doc.replica_id, doc.unid)
+        if key in planned_keys:  # the same document again, in another file of the source (overlapping exports):
+            plan.duplicates += 1  # one operation per key, or the migration could create it twice
+            continue
         ctx = Ctx(upn, identity, key=key, memo=memo)
         common: dict[str, Any] = {"sequence": doc.sequence, "form": doc.form,
                                   "source_file": source_files.get(doc.file, doc.file) if source_files else doc.file}
@@ -347,6 +355,7 @@ def plan_mailbox(source: Source, docs: Iterable[ConvertedDocument | DocumentErro
             done.entries = [replace(e, op=e.op.evolve(depends_on=(contacts_key,))) for e in done.entries]
         entries.extend(done.entries)
         planned_unids.add(doc.unid.upper())
+        planned_keys.add(key)
     ops = _folder_ops(upn, folders)
     if todo_key:
         ops.append(Operation("ensure-todo-list", f"mailbox:{upn}/todo", todo_key,

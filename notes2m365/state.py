@@ -147,9 +147,10 @@ class SqliteStateStore:
             self._db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")  # a process crash loses nothing committed
+            self._refuse_newer()  # before anything in the file changes
             self._db.executescript(SCHEMA)
-            self._upgrade_items()
             self._check_version()
+            self._upgrade_items()
         except sqlite3.DatabaseError as exc:
             self._release_lock()
             raise StateError(f"{self.path}: not a notes2m365 state store ({exc})")
@@ -190,8 +191,11 @@ class SqliteStateStore:
         row = self._db.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'items'").fetchone()
         if row is None or "status IN (" not in row[0]:
             return
-        columns = {r[1] for r in self._db.execute("PRAGMA table_info(items)")}
-        copied = ITEM_COLUMNS if "target_url" in columns else ITEM_COLUMNS.replace(", target_url", "")
+        known = [c.strip() for c in ITEM_COLUMNS.split(",")]
+        columns = [r[1] for r in self._db.execute("PRAGMA table_info(items)")]
+        if not set(columns) <= set(known):  # a column we do not know: keep the table as it is (slower, intact)
+            return
+        copied = ", ".join(c for c in known if c in columns)
         self._db.execute("BEGIN IMMEDIATE")
         try:
             self._db.execute(ITEMS_TABLE.format(name="items_upgraded"))
@@ -203,7 +207,15 @@ class SqliteStateStore:
             raise
         self._db.execute("COMMIT")
 
+    def _refuse_newer(self) -> None:
+        if self._db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone():
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            if row is not None and int(row[0]) > SCHEMA_VERSION:
+                raise StateError(f"{self.path}: written by a newer notes2m365 (schema {row[0]}, this one reads "
+                                 f"{SCHEMA_VERSION})")
+
     def _check_version(self) -> None:
+        self._refuse_newer()
         row = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         if row is None and self.read_only:
             raise StateError(f"{self.path}: not a notes2m365 state store (no schema version)")
@@ -214,9 +226,6 @@ class SqliteStateStore:
             self._db.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
         elif int(row[0]) < SCHEMA_VERSION and not self.read_only:
             self._db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
-        elif int(row[0]) > SCHEMA_VERSION:
-            raise StateError(f"{self.path}: written by a newer notes2m365 (schema {row[0]}, this one reads "
-                             f"{SCHEMA_VERSION})")
 
     def close(self) -> None:
         if getattr(self, "_db", None) is not None:

@@ -98,3 +98,34 @@ def test_sources_planned_in_worker_processes_give_the_same_operations_and_conten
 
     serial, parallel = run(0), run(2)
     assert parallel == serial and serial[1]  # the demo has attachments and images to read again
+
+
+def test_a_document_in_two_files_of_a_source_is_planned_once(tmp_path):
+    """Overlapping exports: the same documents (same replica and UNID) in two files of one source give one
+    operation per key (two would let a migration create the item twice) and a left-out count."""
+    from notes2m365.plan import build_plan
+
+    samples = Path(__file__).resolve().parent.parent / "samples"
+    mail = samples / "mail" / "jdoe-mail.dxl"
+    (tmp_path / "a-mail.dxl").write_bytes(mail.read_bytes())
+    (tmp_path / "b-mail-again.dxl").write_bytes(mail.read_bytes())
+    (tmp_path / "job.toml").write_text("\n".join([
+        "[job]", 'name = "dup"', "[target]", 'graph_url = "http://127.0.0.1:9/v1.0"', "[identity]",
+        'fallback_domain = "acme.example"', 'fallback_orgs = ["Acme"]', "[[mailbox]]", 'source = "*.dxl"',
+        'mailbox = "jane.doe@acme.example"']), encoding="utf-8")
+    plan = build_plan(load_job(tmp_path / "job.toml"))
+    keys = [op.key for op in plan.operations]
+    assert len(keys) == len(set(keys))
+    once = build_plan(load_job_for(tmp_path, mail))
+    assert keys == [op.key for op in once.operations]
+    (reason, count), = [(k, v) for k, v in plan.issues.left_out.items() if "earlier file" in k]
+    assert count == sum(1 for op in once.operations if op.op == "create-message") > 0
+
+
+def load_job_for(tmp_path, mail):
+    """The same job over one copy of the file."""
+    single = tmp_path / "single"
+    single.mkdir()
+    (single / "a-mail.dxl").write_bytes(mail.read_bytes())
+    (single / "job.toml").write_text((tmp_path / "job.toml").read_text(encoding="utf-8"), encoding="utf-8")
+    return load_job(single / "job.toml")

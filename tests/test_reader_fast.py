@@ -490,3 +490,16 @@ def test_fast_items_copy_pickle_and_compare_like_eager_ones(tmp_path, monkeypatc
     [plain] = list(iter_dxl(path))
     assert fast == plain and repr(fast) == repr(plain)
     assert copy.copy(fast) == plain and pickle.loads(pickle.dumps(fast)) == plain
+
+
+def test_the_fast_item_builder_sets_every_field_of_item():
+    """``dxlnote._item`` builds an Item without its ``__init__``: a field added to Item must be set there too."""
+    import dataclasses
+
+    from notes2m365.dxlnote import _item
+    from notes2m365.model import Item
+
+    built = _item("Subject", "text", ["x"], frozenset())
+    for f in dataclasses.fields(Item):
+        assert hasattr(built, f.name), f"dxlnote._item does not set Item.{f.name}"
+    assert built == Item("Subject", "text", ["x"], frozenset())

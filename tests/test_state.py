@@ -199,3 +199,42 @@ def test_a_run_that_ended_on_its_own_is_told_from_a_crashed_one(tmp_path):
         store.finish_run(done, "interrupted")
         store.finish_run(cut, "crashed")  # cancelled (Ctrl-C twice): requests may still land
         assert store.run_finished(done) and not store.run_finished(cut) and not store.run_finished(killed)
+
+
+def test_a_newer_store_is_refused_before_anything_in_it_changes(tmp_path):
+    path = tmp_path / "state.sqlite"
+    db = sqlite3.connect(path)
+    db.execute(OLD_ITEMS)
+    db.execute("ALTER TABLE items ADD COLUMN future TEXT")  # what a later version might add
+    db.execute("CREATE INDEX items_status ON items (status)")
+    db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    db.execute("INSERT INTO meta VALUES ('schema_version', '3')")
+    db.execute("INSERT INTO items (key, op, container, status, updated, future) VALUES ('R/A', 'x', 'c', 'done', 't', 'kept')")
+    db.commit()
+    before = db.execute("SELECT sql FROM sqlite_master ORDER BY name").fetchall()
+    db.close()
+    with pytest.raises(StateError, match="newer notes2m365"):
+        SqliteStateStore(path)
+    db = sqlite3.connect(path)
+    assert db.execute("SELECT sql FROM sqlite_master ORDER BY name").fetchall() == before
+    assert db.execute("SELECT future FROM items").fetchall() == [("kept",)]
+    db.close()
+
+
+def test_an_old_items_table_with_a_column_we_do_not_know_is_left_intact(tmp_path):
+    path = tmp_path / "state.sqlite"
+    db = sqlite3.connect(path)
+    db.execute(OLD_ITEMS)
+    db.execute("ALTER TABLE items ADD COLUMN target_url TEXT")
+    db.execute("ALTER TABLE items ADD COLUMN note TEXT")  # added by hand
+    db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    db.execute("INSERT INTO meta VALUES ('schema_version', '2')")
+    db.execute("INSERT INTO items (key, op, container, status, updated, note) VALUES ('R/A', 'x', 'c', 'done', 't', 'mine')")
+    db.commit()
+    db.close()
+    with SqliteStateStore(path) as s:
+        assert s.get("R/A").status == "done"
+    db = sqlite3.connect(path)
+    assert db.execute("SELECT note FROM items").fetchall() == [("mine",)]
+    assert "status IN (" in db.execute("SELECT sql FROM sqlite_master WHERE name = 'items'").fetchone()[0]
+    db.close()
