@@ -20,7 +20,7 @@ Passes, in one run:
               per item, so the ceiling can be checked to sit well below what the emulator can serve.
 ``plan``      a child process plans the job (``plan_sources``: reading DXL, rendering rich text,
               mapping): the planning CPU, measured alone.
-``migrate``   ``notes2m365 migrate JOB --json`` in a child process, its CPU (user+sys) from
+``migrate``   ``notes2m365 migrate JOB --json`` in a child process (``bench_child.py``), its CPU (user+sys) from
               ``wait4``'s rusage; the emulator's request log gives what Graph saw.
 
 The ceiling: in an interval of T seconds a sliding window of L requests per W seconds admits at most
@@ -36,7 +36,9 @@ limits are chosen so that the window, not the latency, is what binds.
 CPU per message: ``total`` is the child's user+sys CPU over messages migrated; ``startup`` is the
 interpreter and imports (measured in the child before the command runs); ``planning`` comes from the
 planning thread of the migrate process (its thread CPU; the plan pass measures the same alone);
-``execution`` = total - startup - planning (Graph requests, state store, batching, logging).
+``execution`` = total - startup - planning (Graph requests, state store, batching, logging);
+``workers`` = total - the migrate process's own rusage (the planning worker processes, their start-up
+included) and ``own`` = the migrate process after its start-up.  The children run ``bench_child.py``.
 
 ``--pace`` (the default) tells the client the emulator's per-mailbox limit, as a migration against
 Microsoft 365 uses Graph's published one (10,000 requests per 10 minutes); ``--no-pace`` leaves the
