@@ -37,28 +37,15 @@ def child_migrate(job_path: str, cpu_out: str, pace: tuple[int, float] | None, p
     import time
     from pathlib import Path
 
+    from emuproc import time_planning  # beside this file; imported here, not at the top (see the docstring)
+
     import notes2m365.cli as cli
     import notes2m365.executor  # noqa: F401  (imports counted as startup)
     import notes2m365.graph as graph
     import notes2m365.migrate as migrate
 
     startup = resource.getrusage(resource.RUSAGE_SELF)
-    # the planning CPU inside this process: each next() of the plan runs in a worker thread (thread_time)
-    planning = [0.0]
-    plan_sources = migrate.plan_sources
-
-    def timed_plan_sources(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
-        plans = plan_sources(*args, **kwargs)
-        while True:
-            started = time.thread_time()
-            try:
-                planned = next(plans)
-            except StopIteration:
-                return
-            finally:
-                planning[0] += time.thread_time() - started
-            yield planned
-    migrate.plan_sources = timed_plan_sources
+    planning = time_planning(migrate)  # the planning CPU inside this process (its planning thread)
     paced = False
     if pace is not None:
         fields = graph.GraphSettings.__dataclass_fields__

@@ -85,7 +85,7 @@ ROOT = HERE.parent
 if importlib.util.find_spec("notes2m365") is None:  # not installed: from the checkout (only then: each entry of
     sys.path.insert(0, str(ROOT))  # sys.path makes a failed import, e.g. httpcore's `import sniffio`, dearer)
 
-from emuproc import EmulatorProcess, epoch, free_port  # noqa: E402  (beside this file)
+from emuproc import EmulatorProcess, epoch, free_port, time_planning  # noqa: E402  (beside this file)
 
 SITE = "acme.sharepoint.com:/sites/archive"  # a site of the emulator's demo tenant
 SETUP_RU = 9  # site 1 + lists query 2 + list create 2 + parent column 2 + User Information List read 2
@@ -221,21 +221,7 @@ def child_migrate(job_path: str, cpu_out: str, profile: str | None) -> None:
     import notes2m365.sitemigration  # noqa: F401
 
     startup = _startup_cpu()
-    planning = [0.0]
-    plan_sources = migrate.plan_sources
-
-    def timed_plan_sources(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
-        plans = plan_sources(*args, **kwargs)
-        while True:  # each next() runs in a worker thread of the event loop (asyncio.to_thread)
-            started = time.thread_time()
-            try:
-                planned = next(plans)
-            except StopIteration:
-                return
-            finally:
-                planning[0] += time.thread_time() - started
-            yield planned
-    migrate.plan_sources = timed_plan_sources
+    planning = time_planning(migrate)  # the planning CPU inside this process (its planning thread)
     profiler = None
     if profile:
         import cProfile
