@@ -28,7 +28,7 @@ from .job import Filters
 from .expr import ExpressionValueError, _number, _text
 from .mapping import AppMapping, Column
 from .model import DocumentError, NotesDateTime, NotesDateTimePair, NotesDocument
-from .operations import ContentRef, Operation, PlanIssues, source_key
+from .operations import LINKS_KEY, ContentRef, Operation, PlanIssues, source_key
 
 SINGLE_LINE_LIMIT = 255  # single-line text columns (graph-semantics §5.4)
 SYSTEM_ITEMS = {"form", "$ref", "$file", "$revisions", "$updatedby", "$fonts", "$conflict", "$readers",
@@ -101,11 +101,6 @@ class _Document:
 def readers_of(doc: NotesDocument) -> list[str]:
     """The names in the document's Readers fields (empty: everyone with access to the database reads it)."""
     return [str(v).strip() for item in doc.items if "readers" in item.flags for v in item.values if str(v).strip()]
-
-
-#: Payload key the executor reads and strips: what ``attachment:`` and ``cid:`` references in the item's HTML
-#: become once their files are uploaded (file operation keys).
-LINKS_KEY = "@notes2m365.links"
 
 
 def list_key_of(site: str, mapping: AppMapping) -> str:

@@ -12,14 +12,19 @@ from html import escape
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from . import mime as mime_mod
-from .dxl import ReadStats, iter_dxl
 from .errors import DxlFileError
-from .htmlsafe import sanitize_html
 from .model import Attachment, DocumentError, Item, NotesDateTime, NotesDateTimePair, NotesDocument
 from .richtext import InlineImage, RenderedRichText, render_raw_richtext, render_richtext
+
+# The reader and MIME decoding (with the email package) are imported where they are used: a migration whose
+# sources are planned in worker processes reads no DXL itself (the reader costs it 15 ms of CPU to load), and a
+# planning worker of Notes mail without MIME decodes none (40 ms).  Not rich text: an import in a function
+# costs 3 us a call, and every document is rendered.
+if TYPE_CHECKING:
+    from .dxl import ReadStats
+    from .mime import MessageSummary
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +41,7 @@ class ConvertedDocument:
 
     doc: NotesDocument
     richtext: list[RenderedRichText] = field(default_factory=list)
-    message: mime_mod.MessageSummary | None = None
+    message: MessageSummary | None = None
     warnings: list[str] = field(default_factory=list)
     features: Counter[str] = field(default_factory=Counter)
     mime_files: list[str] = field(default_factory=list)  # $FILE objects that hold MIME part bodies
@@ -55,6 +60,8 @@ class ConvertedDocument:
         parts = [rt.html for rt in self.richtext]
         if not parts and self.message is not None:
             if self.message.html is not None:
+                from .htmlsafe import sanitize_html
+
                 return sanitize_html(self.message.html)
             if self.message.text is not None:
                 return f'<div data-item="Body" data-source="mime"><pre>{escape(self.message.text)}</pre></div>'
@@ -107,9 +114,11 @@ def convert_document(doc: NotesDocument) -> ConvertedDocument:
         if rendered.warnings:
             out.warnings.extend(f"{item.name}: {w}" for w in rendered.warnings)
     if doc.mime is not None or raw_mime:
-        build = mime_mod.assemble_message(doc)
+        from .mime import assemble_message, message_parts
+
+        build = assemble_message(doc)
         if build is not None:
-            out.message = mime_mod.message_parts(build.message, list(build.warnings))
+            out.message = message_parts(build.message, list(build.warnings))
             out.mime_files = list(build.used_files)
             out.features["mime"] += 1
             out.warnings.extend(f"MIME: {w}" for w in out.message.warnings)
@@ -119,7 +128,7 @@ def convert_document(doc: NotesDocument) -> ConvertedDocument:
     return out
 
 
-ProgressCallback = Callable[[ReadStats, int], None]
+ProgressCallback = Callable[["ReadStats", int], None]
 
 
 def iter_converted(
@@ -136,6 +145,8 @@ def iter_converted(
     converted.  ``progress(stats, bytes_of_earlier_files)`` is called as it goes,
     ``on_file_done(stats)`` once a file has been read to its end.
     """
+    from .dxl import ReadStats, iter_dxl
+
     base = 0
     for path in files:
         stats = ReadStats(file=path)

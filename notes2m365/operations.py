@@ -222,6 +222,9 @@ class PlanIssues:
 SOURCE_KEY_PROPERTY = "String {6c8f3f9e-5d1a-4f6b-9c2e-1d7a0b4e2f31} Name NotesSourceKey"
 #: SharePoint column holding the source key: indexed, so that a lookup by key is allowed (§5.4).
 SOURCE_KEY_COLUMN = "NotesKey"
+#: Payload key the executor reads and strips from a list item: what ``attachment:`` and ``cid:`` references in
+#: the item's HTML become once their files are uploaded (file operation keys).  Set by ``appplan``.
+LINKS_KEY = "@notes2m365.links"
 
 
 def source_key(replica: str | None, unid: str, part: str | None = None) -> str:

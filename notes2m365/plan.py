@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, TextIO
 
-from .appplan import plan_application
 from .convert import ConvertedDocument, iter_converted
 from .errors import SourceError
 from .identity import IdentityMap, IdentityRules
@@ -272,6 +271,8 @@ def _plan_source(job: Job, source: Source, mapping: MailboxMapping | AppMapping,
                  identity: IdentityMap, relative: dict[str, str], issues: PlanIssues) -> list[Operation]:
     """One source's operations, with source files written relative to the job file (plans are portable)."""
     if isinstance(mapping, AppMapping):
+        from .appplan import plan_application  # here: a mailbox planning worker never needs it
+
         by_file: dict[str, list[Any]] = {}
         for doc in docs:  # one application per file: each file is its own Notes database
             by_file.setdefault(getattr(getattr(doc, "doc", doc), "file", ""), []).append(doc)

@@ -34,10 +34,9 @@ from typing import TYPE_CHECKING, Any
 
 from tenacity import AsyncRetrying
 
-from .appplan import LINKS_KEY
 from .errors import FatalGraphError, PermanentGraphError, SinkError, SourceError, TransientGraphError
 from .exchange import ContainerUnavailable
-from .operations import Operation
+from .operations import LINKS_KEY, Operation
 from .plan import ContentIndex, SourcePlan
 from .sharepoint import PARENT_COLUMN, ListInfo, SiteTarget
 
