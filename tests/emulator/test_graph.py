@@ -12,6 +12,7 @@ import asyncio
 import functools
 import json
 import logging
+import ssl
 import time
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -22,8 +23,8 @@ import pytest
 from notes2m365.emulator import EmulatorConfig, FaultConfig, ThrottleConfig
 from notes2m365.errors import (ConfigError, FatalGraphError, PermanentGraphError, SinkError,
                                TransientGraphError)
-from notes2m365.graph import (USER_AGENT, GraphClient, GraphSettings, classify, graph_path, mailbox_of,
-                              parse_retry_after, transport_error)
+from notes2m365.graph import (POOL_KEY, USER_AGENT, GraphClient, GraphSettings, PoolsByMailbox, classify, graph_path,
+                              mailbox_of, parse_retry_after, transport_error)
 from notes2m365.job import Target
 
 from .conftest import JANE, JOHN
@@ -149,6 +150,45 @@ async def test_the_middleware_chain_has_no_retry_handler_and_still_decodes_dolla
     assert names == ["RedirectHandler", "ParametersNameDecodingHandler", "UserAgentHandler", "GraphTelemetryHandler"]
     (call,) = rec.requests
     assert call.url.query == b"$top=5" and call.headers["user-agent"] == USER_AGENT
+
+
+@sync
+async def test_each_mailbox_keeps_to_one_connection_pool_and_the_mailboxes_are_spread_over_them():
+    made: list[Recorder] = []
+
+    def make_pool() -> httpx.MockTransport:
+        made.append(Recorder(httpx.Response(200, json={})))
+        return httpx.MockTransport(made[-1])
+
+    pools = PoolsByMailbox(make_pool, pools=3)
+    async with httpx.AsyncClient(transport=pools) as http:
+        for mailbox in ["a@x", "b@x", "a@x", "c@x", "d@x", "", "b@x"]:
+            await http.get("http://graph.test/v1.0/x", extensions={POOL_KEY: mailbox} if mailbox else {})
+    assert len(made) == 3  # made when first needed, never more than asked for
+    seen = [[r.extensions.get(POOL_KEY, "") for r in pool.requests] for pool in made]
+    assert seen == [["a@x", "a@x", "d@x", ""], ["b@x", "b@x"], ["c@x"]]  # round-robin; no mailbox: the first
+
+
+@sync
+async def test_graph_requests_name_their_mailbox_for_the_connection_pools(emulator):
+    async with client(emulator) as graph:
+        pools = graph._http._transport.transport  # innermost, under msgraph-core's middleware
+        assert isinstance(pools, PoolsByMailbox)
+        await graph.request("GET", f"/users/{JANE}/mailFolders/inbox")
+        await graph.batch([{"id": "1", "method": "GET", "url": f"/users/{JOHN}/mailFolders/inbox"}])
+        await graph.request("GET", f"/users/{JANE}/mailFolders/inbox")
+    assert pools._by_key == {mailbox_of(f"/users/{JANE}/x"): 0, mailbox_of(f"/users/{JOHN}/x"): 1}
+
+
+@sync
+async def test_tls_verifies_certificates_and_an_http_target_trusts_none():
+    async with GraphClient(Target(graph_url="https://graph.microsoft.com/v1.0"), token="t") as graph:
+        assert graph._tls.verify_mode == ssl.CERT_REQUIRED and graph._tls.check_hostname
+        assert graph._tls.cert_store_stats()["x509_ca"] > 0  # the CA bundle
+    async with GraphClient(Target(graph_url="http://127.0.0.1:9/v1.0"), token="t") as graph:
+        # no bundle loaded (50 ms of CPU saved); an https URL from such a target fails verification
+        assert graph._tls.verify_mode == ssl.CERT_REQUIRED and graph._tls.check_hostname
+        assert graph._tls.cert_store_stats()["x509_ca"] == 0
 
 
 class FakeCredential:
