@@ -69,3 +69,35 @@ def test_fast_constructor_sets_every_field():
     assert [f.name for f in dataclasses.fields(NotesDateTime)] == ["raw", "kind", "value", "dst"]  # all set above
     with pytest.raises(dataclasses.FrozenInstanceError):
         made.raw = "x"  # type: ignore[misc]
+
+
+def test_fast_path_agrees_with_the_regular_parser_near_the_usual_shape():
+    """Every text a few characters away from the usual shapes reads as the regular parser reads it: what
+    ``fromisoformat`` would accept beyond it (ISO week dates, ``+0560``, ``+05,5``, text after a NUL...) never
+    reaches the fast path."""
+    import random
+
+    from notes2m365.dxltime import _parse
+
+    alphabet = [*"0123456789", *"T,.+-Z W:w\t", "\x00", "\u0663", "\uff12", "\u00b2", "\u00e9", "\udc80"]
+    bases = ["20240312T091502,17+01", "20240312T091502,17+0530", "99991231T235959,99-2359", "00010101T000000,00+00",
+             "20230229T120000,00+01", "20240101T240000,00+01", "20240101T120000,00+2400", "20240101T120000,00+0060"]
+    texts = {b[:i] + c + b[i + 1:] for b in bases for i in range(len(b)) for c in alphabet}
+    rng = random.Random(7)
+    for _ in range(20000):
+        chars = list(rng.choice(bases))
+        for _ in range(rng.randint(1, 3)):
+            i = rng.randrange(len(chars) + 1)
+            op = rng.random()
+            if op < 0.6 and i < len(chars):
+                chars[i] = rng.choice(alphabet)
+            elif op < 0.8:
+                chars.insert(i, rng.choice(alphabet))
+            elif i < len(chars):
+                del chars[i]
+        texts.add("".join(chars))
+    for raw in texts:
+        fast, regular = parse_datetime(raw), _parse.__wrapped__(raw, False)
+        assert (fast.raw, fast.kind, fast.value) == (regular.raw, regular.kind, regular.value), raw
+        if fast.value is not None:
+            assert fast.value.tzinfo == regular.value.tzinfo, raw

@@ -5,11 +5,16 @@ built through one general function, datetimes through the regular parser only). 
 ``samples/``, ``tests/fixtures/`` and the real corpus (``../shared/corpus/dxl-real``, when present)
 is read twice, by the reader and by the reference, and every document, value, warning and error
 must be the same, in the same order; so must a set of hand-made corner cases.
+
+The same files, and odd ones (processing instructions, nested <databaseinfo>, syntax errors after the
+first chunk...), are also read by the fast pass of ``dxl`` and by the regular passes alone: the same
+results and the same ReadStats.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import pickle
 from pathlib import Path
 from typing import Any
@@ -43,7 +48,7 @@ from notes2m365.model import (
 )
 from notes2m365.spool import DivertingReader
 
-from .conftest import CORPUS, REPO, SAMPLES, database, document, unid, write
+from .conftest import CORPUS, NS, REPO, SAMPLES, database, document, unid, write
 
 _FLAG_SET = frozenset(ITEM_FLAGS)
 _NO_FLAGS: frozenset[str] = frozenset()
@@ -440,6 +445,7 @@ HAND_MADE = {
 }
 
 ENTITY_DOCTYPE = "<!DOCTYPE database [<!ENTITY ent 'expanded'>]>"
+BAD_ITEM = "<item name='a'><text>x<</text></item>"  # a syntax error inside a document
 WITH_ENTITIES = {
     "entity in updatedby name": document(9, "<updatedby><name>a&ent;</name></updatedby>"),
     "entity under updatedby": document(10, "<updatedby>&ent;<name>a</name></updatedby>"),
@@ -503,3 +509,133 @@ def test_the_fast_item_builder_sets_every_field_of_item():
     for f in dataclasses.fields(Item):
         assert hasattr(built, f.name), f"dxlnote._item does not set Item.{f.name}"
     assert built == Item("Subject", "text", ["x"], frozenset())
+
+
+# ---- the fast pass (no iterparse events) against the regular passes ------------------------------
+
+def _tree(el: Any) -> Any:
+    """A rich text element as its content: tags in Clark notation (a detached element's generated
+    namespace prefix, "ns2", is numbered by what the parse did before, and is no part of the content)."""
+    return [(e.tag if isinstance(e.tag, str) else repr(e), sorted(e.attrib.items()) if isinstance(e.tag, str) else None,
+             e.text, e.tail, e.sourceline) for e in el.iter()]
+
+
+def _pass_snapshot(result: NotesDocument | DocumentError) -> Any:
+    if isinstance(result, DocumentError):
+        return ("error", result.as_dict())
+    items = [(*_item_snapshot(i)[:5], None if i.richtext is None else _tree(i.richtext.element), *_item_snapshot(i)[6:])
+             for i in result.items]
+    return (snapshot(result)[:15], items, snapshot(result)[16:])
+
+
+def read_with_stats(path: Path, *, fast: bool, monkeypatch: Any) -> Any:
+    if not fast:  # the regular passes only: the fast one gives up at once
+        def give_up(self: Any) -> Any:
+            raise dxl._NotFast("test")
+            yield  # a generator, as the real one
+
+        monkeypatch.setattr(dxl._FastPass, "_parse", give_up)
+    try:
+        stats = dxl.ReadStats(file=str(path))
+        results = [_pass_snapshot(r) for r in iter_dxl(path, stats=stats)]
+        return results, dataclasses.asdict(stats)
+    finally:
+        monkeypatch.undo()
+
+
+def _big_body(n: int, broken_at: int | None = None) -> str:
+    """``n`` documents (more than one 64 KiB chunk), the one at ``broken_at`` with a syntax error."""
+    body = _ITEMS.replace("<richtext><par>x</par></richtext>", "<richtext>" + "<par>text</par>" * 60 + "</richtext>")
+    return "".join(document(i, body if i != broken_at else BAD_ITEM)
+                   for i in range(1, n + 1))
+
+
+_DECL = "<?xml version='1.0' encoding='utf-8'?>\n"
+_ROOT = f"<database xmlns='{NS}' version='12.0' title='T'>\n"
+ODD_FILES = {
+    "nested databaseinfo": database(document(1) + document(2, "<item name='x'><databaseinfo replicaid='ABCD'/></item>")
+                                    + document(3)).replace(b" replicaid='C1257A2B0034F00D'", b""),
+    "databaseinfo in databaseinfo": database("<databaseinfo dbid='1'><databaseinfo replicaid='ab'/></databaseinfo>"
+                                             + document(1)).replace(b" replicaid='C1257A2B0034F00D'", b""),
+    "databaseinfo after documents": database(document(1) + "<databaseinfo replicaid='0123456789ABCDEF'/>" + document(2))
+    .replace(b" replicaid='C1257A2B0034F00D'", b""),
+    "processing instruction in a document": database(document(1) + document(2, "<item name='S'><text>a<?pi x?>b</text></item>"
+                                                                             "<item name='Body'><richtext><par>a<?pi y?>b</par></richtext></item>")),
+    "processing instruction between documents": database(document(1) + "<?pi x?>\n" + document(2)),
+    "processing instruction after the root": database(document(1)) + b"<?pi x?>\n",
+    "processing instruction in the DOCTYPE": database(document(1), doctype="<!DOCTYPE database [<?pi x?>]>"),
+    "its own marker": database(document(1)).replace(b"?>\n", b"?><?n2m-root?>\n", 1),
+    "no XML declaration": (_ROOT + document(1) + document(2) + "</database>\n").encode(),
+    "byte order mark": b"\xef\xbb\xbf" + database(document(1)),
+    "byte order mark, no declaration": b"\xef\xbb\xbf" + (_ROOT + document(1) + "</database>\n").encode(),
+    "declaration on a line of its own, blank lines": database(document(1)).replace(b"?>\n", b"?>\n\n\n", 1),
+    "comments everywhere": database("<!-- a -->" + document(1, "<item name='S'><text>a<!-- b -->c</text></item><!-- c -->")
+                                    + "<!-- d -->\n" + document(2)) + b"<!-- e -->\n",
+    "entity between documents": database(document(1) + "&ent;\n" + document(2), doctype=ENTITY_DOCTYPE),
+    "junk element between documents": database(document(1) + "<junk><document/></junk>\n" + document(2)),
+    "trailing element after the root": database(document(1)) + b"<extra/>\n",
+    "trailing text after the root": database(document(1)) + b"junk\n",
+    "design notes and notes": database("<databaseinfo replicaid='x'/><form name='f'/><note class='form'/>"
+                                       "<note class='document'><noteinfo unid='" + unid(5) + "'/></note>" + document(1)),
+    "document root": (_DECL + f"<document xmlns='{NS}'><noteinfo unid='{unid(1)}'/></document>\n").encode(),
+    "empty file": b"",
+    "declaration only": _DECL.encode(),
+    "no root end": database(document(1) + document(2))[:-len(b"</database>\n")],
+    "error in the first chunk": database(document(1) + document(2, BAD_ITEM) + document(3)),
+    "error after the first chunk": database(_big_body(120, broken_at=100)),
+    "truncated after the first chunk": database(_big_body(120))[:-5000],
+    "an attachment, then an error": database(document(1, "<item name='$FILE'><object><file name='a.bin'><filedata>aGk=</filedata>"
+                                                          "</file></object></item>") + _big_body(60) + document(99, BAD_ITEM)),
+    "duplicate UNIDs across the fallback": database(document(1) + _big_body(60) + document(1) + document(98, BAD_ITEM)),
+    "single line": database((document(1) + document(2, BAD_ITEM) + document(3)).replace("\n", "")),
+    "latin-1": database(document(1)).replace(b"utf-8", b"iso-8859-1"),
+    "utf-16": database(document(1)).decode().replace("utf-8", "utf-16").encode("utf-16"),
+}
+
+
+@pytest.mark.parametrize("path", dxl_files(), ids=lambda p: str(p.relative_to(p.parents[1])))
+def test_fast_pass_equals_the_regular_passes(path, monkeypatch):
+    assert read_with_stats(path, fast=True, monkeypatch=monkeypatch) == read_with_stats(path, fast=False, monkeypatch=monkeypatch)
+
+
+@pytest.mark.parametrize("name", list(ODD_FILES))
+def test_fast_pass_equals_the_regular_passes_on_odd_files(tmp_path, monkeypatch, name):
+    path = write(tmp_path, ODD_FILES[name])
+    fast = read_with_stats(path, fast=True, monkeypatch=monkeypatch)
+    assert fast == read_with_stats(path, fast=False, monkeypatch=monkeypatch)
+    assert fast[0] or fast[1]["errors"] or name == "declaration only"  # something was read or reported
+
+
+def test_fast_pass_gives_up_for_what_the_regular_passes_do_differently(tmp_path, monkeypatch):
+    taken: list[int] = []
+    real = dxl._FileReader._passes
+
+    def passes(self: Any, handled: int) -> Any:
+        taken.append(handled)
+        return real(self, handled)
+
+    monkeypatch.setattr(dxl._FileReader, "_passes", passes)
+    for name in ("nested databaseinfo", "processing instruction in a document", "its own marker", "error after the first chunk",
+                 "no XML declaration", "document root"):
+        taken.clear()
+        list(iter_dxl(write(tmp_path, ODD_FILES[name], name=f"{len(name)}.dxl")))
+        assert taken, name
+    assert taken == [0]  # a <document> root: nothing handled before the regular pass
+    taken.clear()
+    list(iter_dxl(write(tmp_path, ODD_FILES["error after the first chunk"], name="late.dxl")))
+    assert taken and taken[0] > 20  # the documents of the first chunks were given by the fast pass
+    taken.clear()
+    list(iter_dxl(write(tmp_path, database(document(1)), name="plain.dxl")))
+    assert not taken
+
+
+def test_what_the_reader_of_the_results_counts_survives_the_fallback(tmp_path):
+    """``iter_converted`` counts a failed conversion in the file's ReadStats: a fallback to the regular
+    passes after documents were given must keep that count (the regular passes count only what is new)."""
+    path = write(tmp_path, ODD_FILES["error after the first chunk"])
+    stats = dxl.ReadStats(file=str(path))
+    given = 0
+    for result in iter_dxl(path, stats=stats):
+        given += 1
+        stats.errors += 1  # as iter_converted does for a document it could not convert
+    assert stats.errors == given + 1 and stats.documents == 119  # and the broken document
