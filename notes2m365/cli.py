@@ -697,8 +697,8 @@ def verify(job_file: str, graph_url: str | None, out_dir: str | None, per_user: 
 @click.option("--job", "job_file", default=None, type=click.Path(dir_okay=False),
               help="The demo job (default: samples/demo.toml of this checkout).")
 @click.option("--data", "data_dir", type=click.Path(file_okay=False), default=None,
-              help="Where the emulator keeps the tenant (default: the job's state folder), so a second run "
-                   "finds what the first one wrote.")
+              help="Where the emulator keeps the tenant and the run its state store and log (default: the job's "
+                   "state folder), so a second run finds what the first one wrote.")
 @click.option("--json", "as_json", is_flag=True, help="The summary as one JSON object on stdout.")
 @click.option("--progress/--no-progress", default=None, help="Progress bars (default: on a terminal).")
 def demo(job_file: str | None, data_dir: str | None, as_json: bool, progress: bool | None) -> None:
@@ -721,8 +721,10 @@ def demo(job_file: str | None, data_dir: str | None, as_json: bool, progress: bo
     Path(data).mkdir(parents=True, exist_ok=True)
     request_log = str(Path(data) / "emulator-requests.jsonl")
     config = EmulatorConfig(port=0, data_dir=data, request_log=request_log)
+    # the state store beside the tenant: a store from another tenant would call its items done there
+    overrides = {"state": str(Path(data) / Path(job.state).name)} if data_dir else {}
     with BackgroundEmulator(config) as server:
-        job = _load_job_or_exit(job_file, {"graph_url": server.base_url})
+        job = _load_job_or_exit(job_file, {"graph_url": server.base_url, **overrides})
         result = _migrate_and_report(job, False, as_json, progress, None, False, verify=True)
     verified = result.verified
     if not as_json:

@@ -710,6 +710,13 @@ def test_demo_command_twice(tmp_path):
     assert "verified: 31 of 31" in second.stdout
     assert "writes this run: 0" in second.stdout
     assert "Traceback" not in first.stderr + second.stderr
+    assert (tmp_path / "data" / "demo.sqlite").is_file() and (tmp_path / "data" / "demo.log").is_file()
+    # another --data: a fresh tenant with its own state store, so everything is migrated into it again
+    third = subprocess.run([*cmd[:-2], str(tmp_path / "other"), "--no-progress"], capture_output=True, text=True,
+                           timeout=120, cwd=tmp_path)
+    assert third.returncode == 0, third.stdout + third.stderr
+    assert "verified: 31 of 31" in third.stdout and "writes this run: 0" not in third.stdout
+    assert f"state: {tmp_path / 'other' / 'demo.sqlite'}" in third.stdout
 
 
 # -- 9. exit code 3 ---------------------------------------------------------------------------------------------
