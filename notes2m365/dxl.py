@@ -131,12 +131,13 @@ class _FileReader:
     def run(self) -> Iterator[NotesDocument | DocumentError]:
         handled = 0
         if self.resync_ok:
-            fast = _FastPass(self)
+            fast: _FastPass | None = _FastPass(self)
             try:
                 yield from fast.parse()
                 return
             except _NotFast:
                 handled = fast.handled
+                fast = None  # its partial tree goes before the regular passes build theirs (peak memory)
         yield from self._passes(handled)
 
     def _passes(self, handled: int) -> Iterator[NotesDocument | DocumentError]:
@@ -439,11 +440,13 @@ class _FastPass:
         """Handle and free the top-level elements before the ``last`` ones."""
         stats = self.owner.stats
         stats.bytes_read = max(stats.bytes_read, self.diverter.bytes_read)
-        for info in root.iterdescendants("{*}databaseinfo"):
-            if info.getparent() is not root:  # the regular pass would take its replica id
-                raise _NotFast("a nested <databaseinfo>")
         while len(root) > last:
             el = root[0]
+            # each element looked into once, when complete (not the unfinished one after every chunk: that
+            # grew with the square of a large element's size); the regular pass would take the replica id
+            # of a <databaseinfo> below the top level, before the element around it ends
+            for _info in el.iterdescendants("{*}databaseinfo"):
+                raise _NotFast("a nested <databaseinfo>")
             local = local_name(el.tag)
             if local == "databaseinfo":
                 self.handled += 1

@@ -49,6 +49,7 @@ import random
 import re
 import ssl
 import time
+import urllib.request
 from collections import defaultdict, deque
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -561,12 +562,16 @@ class GraphClient:
         }
         # as many idle connections kept as may be open (httpx keeps 20 of its 100): with many mailboxes in
         # flight over HTTP/1.1, every request beyond 20 at once otherwise opened a new connection
-        if transport is None:
+        limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
+        # a pool per group of mailboxes, unless the environment names a proxy: httpx sets proxies up (with
+        # NO_PROXY) only when it makes the transport itself, and then there is one pool, as before
+        self._pools = None
+        if transport is None and not any(scheme != "no" for scheme in urllib.request.getproxies()):
             http2 = self.base_url.startswith("https://")
-            transport = PoolsByMailbox(lambda: httpx.AsyncHTTPTransport(
-                verify=tls, http2=http2, limits=httpx.Limits(max_connections=100, max_keepalive_connections=100)))
-        client = httpx.AsyncClient(timeout=timeout, transport=transport, verify=tls,  # verify, limits: for proxies
-                                   limits=httpx.Limits(max_connections=100, max_keepalive_connections=100))
+            transport = self._pools = PoolsByMailbox(
+                lambda: httpx.AsyncHTTPTransport(verify=tls, http2=http2, limits=limits))
+        client = httpx.AsyncClient(timeout=timeout, transport=transport, verify=tls, limits=limits,
+                                   http2=self.base_url.startswith("https://") and transport is None)
         del client.headers["User-Agent"]  # the UserAgentHandler then writes exactly ours
         middleware = [RedirectHandler(), ParametersNameDecodingHandler(), UserAgentHandler(options=user_agent),
                       GraphTelemetryHandler()]
@@ -574,6 +579,8 @@ class GraphClient:
 
     async def aclose(self) -> None:
         await self._http.aclose()
+        if self._pools is not None:  # msgraph-core's transport does not pass aclose on to the one it wraps
+            await self._pools.aclose()
         await self._upload.aclose()
         await self._tokens.aclose()
 

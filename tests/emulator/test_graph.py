@@ -181,6 +181,45 @@ async def test_graph_requests_name_their_mailbox_for_the_connection_pools(emulat
 
 
 @sync
+async def test_closing_the_client_closes_every_connection_pool(emulator):
+    graph = client(emulator)
+    pools = graph._pools
+    await graph.request("GET", f"/users/{JANE}/mailFolders/inbox")
+    await graph.request("GET", f"/users/{JOHN}/mailFolders/inbox")
+    made = [pool for pool in pools._pools if pool is not None]
+    assert len(made) == 2 and all(pool._pool.connections for pool in made)  # a kept-alive connection each
+    await graph.aclose()
+    assert not any(pool._pool.connections for pool in made)
+
+
+@sync
+async def test_a_proxy_named_by_the_environment_carries_the_graph_requests(monkeypatch):
+    """httpx sets up the environment's proxies only when it makes its transport itself: with one named, the
+    client has no pools of its own (a request through them would bypass the proxy)."""
+    seen: list[str] = []
+
+    async def proxy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        seen.append(head.split(b"\r\n")[0].decode())
+        body = b'{"value": []}'
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+                     % (len(body), body))
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(proxy, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    for name in ("HTTP_PROXY", "http_proxy"):
+        monkeypatch.setenv(name, f"http://127.0.0.1:{port}")
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    async with server, GraphClient(Target(graph_url="http://graph.invalid/v1.0", auth="none"), FAST) as graph:
+        assert graph._pools is None
+        answer = await graph.request("GET", f"/users/{JANE}/mailFolders")
+    assert answer.status == 200 and seen == [f"GET http://graph.invalid/v1.0/users/{JANE}/mailFolders HTTP/1.1"]
+
+
+@sync
 async def test_tls_verifies_certificates_and_an_http_target_trusts_none():
     async with GraphClient(Target(graph_url="https://graph.microsoft.com/v1.0"), token="t") as graph:
         assert graph._tls.verify_mode == ssl.CERT_REQUIRED and graph._tls.check_hostname
