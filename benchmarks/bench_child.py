@@ -34,10 +34,9 @@ def child_migrate(job_path: str, cpu_out: str, pace: tuple[int, float] | None, p
     """``notes2m365 migrate JOB --json --no-progress``, optionally told the emulator's per-mailbox limit."""
     import json
     import resource
-    import time
     from pathlib import Path
 
-    from emuproc import time_planning  # beside this file; imported here, not at the top (see the docstring)
+    from emuproc import run_cli, time_planning  # beside this file; imported here, not at the top (see the docstring)
 
     import notes2m365.cli as cli
     import notes2m365.executor  # noqa: F401  (imports counted as startup)
@@ -57,25 +56,13 @@ def child_migrate(job_path: str, cpu_out: str, pace: tuple[int, float] | None, p
                 return replace(original(job), mailbox_requests=pace[0], mailbox_window_s=pace[1])
             migrate.graph_settings = graph_settings
             paced = True
-    code = 0
-    profiler = None
-    if profile:
-        import cProfile
-        profiler = cProfile.Profile(time.thread_time)  # the event loop's thread: planning runs in another
-        profiler.enable()
-    try:
-        cli.main(["migrate", job_path, "--json", "--no-progress"], standalone_mode=True)
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    finally:
-        if profiler is not None:
-            profiler.disable()
-            profiler.dump_stats(profile)
+
+    def record(code: int) -> None:
         own = resource.getrusage(resource.RUSAGE_SELF)  # this process alone: its planning workers are children
         Path(cpu_out).write_text(json.dumps({"startup": startup.ru_utime + startup.ru_stime, "paced": paced,
                                              "planning": planning[0], "own": own.ru_utime + own.ru_stime,
                                              "exit": code}))
-    sys.exit(code)
+    run_cli(cli, ["migrate", job_path, "--json", "--no-progress"], profile, record)
 
 
 def main(argv: list[str]) -> int | None:

@@ -85,7 +85,7 @@ ROOT = HERE.parent
 if importlib.util.find_spec("notes2m365") is None:  # not installed: from the checkout (only then: each entry of
     sys.path.insert(0, str(ROOT))  # sys.path makes a failed import, e.g. httpcore's `import sniffio`, dearer)
 
-from emuproc import EmulatorProcess, epoch, free_port, time_planning  # noqa: E402  (beside this file)
+from emuproc import EmulatorProcess, epoch, free_port, run_cli, time_planning  # noqa: E402  (beside this file)
 
 SITE = "acme.sharepoint.com:/sites/archive"  # a site of the emulator's demo tenant
 SETUP_RU = 9  # site 1 + lists query 2 + list create 2 + parent column 2 + User Information List read 2
@@ -222,22 +222,10 @@ def child_migrate(job_path: str, cpu_out: str, profile: str | None) -> None:
 
     startup = _startup_cpu()
     planning = time_planning(migrate)  # the planning CPU inside this process (its planning thread)
-    profiler = None
-    if profile:
-        import cProfile
-        profiler = cProfile.Profile(time.thread_time)  # the event loop's thread: planning runs in another
-        profiler.enable()
-    code = 0
-    try:
-        cli.main(["migrate", job_path, "--json", "--no-progress"], standalone_mode=True)
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    finally:
-        if profiler is not None:
-            profiler.disable()
-            profiler.dump_stats(profile)
+
+    def record(code: int) -> None:
         Path(cpu_out).write_text(json.dumps({"startup": startup, "planning": planning[0], "exit": code}))
-    sys.exit(code)
+    run_cli(cli, ["migrate", job_path, "--json", "--no-progress"], profile, record)
 
 
 def run_child(args: list[str], stdout: Path) -> tuple[int, float, float]:

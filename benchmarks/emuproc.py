@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -95,3 +96,25 @@ def time_planning(migrate: object) -> list[float]:
             yield planned
     migrate.plan_sources = timed_plan_sources  # type: ignore[attr-defined]
     return planning
+
+
+def run_cli(cli: object, args: list[str], profile: str | None, after: Callable[[int], None]) -> None:
+    """``notes2m365 ARGS`` through the CLI module, with the event loop's thread profiled to ``profile`` when
+    given; ``after(exit code)`` runs once the command has ended (the caller writes its figures there), then
+    the process exits with that code."""
+    profiler = None
+    if profile:
+        import cProfile
+        profiler = cProfile.Profile(time.thread_time)  # the event loop's thread: planning runs in another
+        profiler.enable()
+    code = 0
+    try:
+        cli.main(args, standalone_mode=True)  # type: ignore[attr-defined]
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    finally:
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(profile)
+        after(code)
+    sys.exit(code)
