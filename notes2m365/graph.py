@@ -565,7 +565,7 @@ class GraphClient:
         limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
         # a pool per group of mailboxes, unless the environment names a proxy: httpx sets proxies up (with
         # NO_PROXY) only when it makes the transport itself, and then there is one pool, as before
-        self._pools = None
+        self._pools: PoolsByMailbox | None = None
         if transport is None and not any(scheme != "no" for scheme in urllib.request.getproxies()):
             http2 = self.base_url.startswith("https://")
             transport = self._pools = PoolsByMailbox(
